@@ -1,0 +1,1 @@
+typedef int anpi_api_placeholder_t;

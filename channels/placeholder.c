@@ -1,0 +1,1 @@
+typedef int anpi_channels_placeholder_t;

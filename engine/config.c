@@ -1,0 +1,1 @@
+typedef int anpi_config_placeholder_t;

@@ -1,0 +1,66 @@
+/* config.h - anpid configuration (YAML).
+ *
+ * Loaded once at start-up (blocking file I/O is fine there).  Every problem is
+ * reported as "FILE:LINE:COL: message" and loading continues so that all
+ * problems are listed at once. */
+#ifndef ANPI_CONFIG_H
+#define ANPI_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "engine/anpi.h"
+
+enum anpi_tls_mode { ANPI_TLS_NONE = 0, ANPI_TLS_STARTTLS, ANPI_TLS_IMPLICIT };
+
+struct anpi_relay_conf {
+    char *host;
+    int port;                       /* default 25 (none/starttls), 465 (implicit) */
+    enum anpi_tls_mode tls;         /* default none */
+    bool tls_verify;                /* default true */
+    char *ca_file;                  /* optional, else system store */
+    char *username, *password;      /* optional AUTH (only over TLS) */
+};
+
+struct anpi_config {
+    char *path;                     /* the file it came from */
+
+    char *db_conninfo;              /* database.conninfo (required) */
+    int db_pool_size;               /* database.pool, default 4 */
+
+    char *listen_public;            /* listen.public "host:port", default 127.0.0.1:8080 */
+    char *listen_admin;             /* listen.admin "host:port", default 127.0.0.1:8081 */
+    char *public_url;               /* public_url (required), no trailing slash */
+
+    struct anpi_relay_conf *relays; /* smtp.relays */
+    size_t nrelays;
+    char *smtp_from;                /* smtp.from (required when relays or outbox are set) */
+    char *smtp_helo;                /* smtp.helo, default "localhost" */
+    int smtp_timeout_s;             /* smtp.timeout, default 60 (per command) */
+    int smtp_connections;           /* smtp.connections, default 4 (per relay) */
+
+    char **rule_paths;              /* rules.paths; NULL/0 = the shipped packs */
+    size_t nrule_paths;
+    char *packs_dir;                /* rules.packs_dir: where shipped packs live (default: compiled-in) */
+    char *templates_dir;            /* rules.templates_dir (optional) */
+
+    char *directory_import;         /* directory.import: CSV loaded at start (optional) */
+
+    char **jma_urls;                /* feeds.jma.url: a string or a list (redundant URLs) */
+    size_t njma_urls;
+    int jma_interval_s;             /* feeds.jma.interval, default 60 */
+
+    char *api_token;                /* api.token (required; bearer token for the admin API) */
+    size_t api_max_body;            /* api.max_body, default 10 MiB */
+
+    char *outbox_dir;               /* outbox.dir (optional file channel) */
+
+    int64_t incident_expiry_s;      /* incidents.expiry, default 6h: older events are shown, not mailed */
+    char *log_level;                /* log.level, default "info" */
+};
+
+/* Parse `path`.  On success returns 0 and *out; on failure returns
+ * ANPI_EPARSE and fills errs (every error found, each "file:line:col: ..."). */
+int anpi_config_load(const char *path, struct anpi_config **out, struct anpi_errors *errs);
+void anpi_config_free(struct anpi_config *c);
+
+#endif

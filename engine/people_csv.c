@@ -1,0 +1,1 @@
+typedef int anpi_people_csv_placeholder_t;

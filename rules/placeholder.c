@@ -1,0 +1,1 @@
+typedef int anpi_rules_placeholder_t;
