@@ -1,0 +1,421 @@
+/* admin.c - the admin JSON API (bearer token from the config).
+ *
+ * Handlers validate the request, start one database call and answer from
+ * its callback; the HTTP layer keeps the connection suspended meanwhile, so
+ * a slow database never blocks the loop or other requests. */
+#include "admin-api/endpoints/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin-api/body.h"
+#include "engine/anpi.h"
+#include "engine/buf.h"
+#include "engine/log.h"
+#include "engine/directory.h"
+#include "engine/people_csv.h"
+
+struct api_call *
+api_call_new(struct anpi_engine *e, struct anpi_http_req *req)
+{
+    struct api_call *c = anpi_xcalloc(1, sizeof(*c));
+    c->e = e;
+    c->req = req;
+    return c;
+}
+
+void
+api_call_free(struct api_call *c)
+{
+    free(c->notice);
+    free(c);
+}
+
+long long
+api_id(const char *s)
+{
+    int64_t v;
+    if (anpi_parse_int64(s, 1, INT64_MAX, &v) != ANPI_OK)
+        return 0;
+    return (long long)v;
+}
+
+static bool
+authorized(struct anpi_engine *e, struct anpi_http_req *req)
+{
+    const char *h = anpi_http_header(req, "Authorization");
+    const char *tok = e->cfg->api_token;
+    size_t tl = strlen(tok);
+    if (h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == tl && CRYPTO_memcmp(h + 7, tok, tl) == 0)
+        return true;
+    anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\"");
+    anpi_http_respond_error(req, 401, "missing or wrong bearer token");
+    return false;
+}
+
+/* Answer with the JSON text a query returned in row 0, column 0. */
+static void
+json_text_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error: %s", err);
+    } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        anpi_http_respond_error(c->req, 404, "not found");
+    } else {
+        const char *t = PQgetvalue(res, 0, 0);
+        anpi_http_respond(c->req, 200, "application/json", t, strlen(t));
+    }
+    api_call_free(c);
+}
+
+static void
+h_healthz(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    int up = anpi_db_connected(e->db);
+    json_t *j = json_pack("{s:s, s:i, s:i}", "status", up > 0 ? "ok" : "degraded",
+                          "database_connections", up, "deliveries_in_flight", (int)e->inflight);
+    anpi_http_respond_json(req, up > 0 ? 200 : 503, j);
+}
+
+static void
+h_metrics(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    const struct anpi_metrics *m = &e->m;
+#define C(name, help, v) anpi_buf_printf(&b, "# HELP anpi_" name " " help "\n# TYPE anpi_" name " counter\nanpi_" name " %llu\n", (unsigned long long)(v))
+#define G(name, help, v) anpi_buf_printf(&b, "# HELP anpi_" name " " help "\n# TYPE anpi_" name " gauge\nanpi_" name " %llu\n", (unsigned long long)(v))
+    C("documents_received_total", "Feed documents received (poll and push).", m->documents_received);
+    C("documents_duplicate_total", "Documents already stored.", m->documents_duplicate);
+    C("documents_rejected_total", "Malformed or unusable documents.", m->documents_rejected);
+    C("events_total", "Events stored.", m->events);
+    C("incidents_opened_total", "Incidents opened.", m->incidents_opened);
+    C("grouping_decisions_total", "Grouping decisions taken.", m->decisions);
+    C("deliveries_sent_total", "Messages accepted by the relay or written to the outbox.", m->deliveries_sent);
+    C("deliveries_deferred_total", "Temporary delivery failures.", m->deliveries_deferred);
+    C("deliveries_failed_total", "Permanent delivery failures.", m->deliveries_failed);
+    C("answers_total", "Answers recorded.", m->answers);
+    C("http_requests_total", "HTTP requests handled.", m->http_requests);
+    G("deliveries_in_flight", "Messages handed to the channel and not yet answered.", e->inflight);
+    G("database_connections", "Open database connections.", (unsigned)anpi_db_connected(e->db));
+    G("database_queue", "Statements waiting for a database connection.", anpi_db_queue_depth(e->db));
+#undef C
+#undef G
+    anpi_http_respond(req, 200, "text/plain; version=0.0.4", b.data, b.len);
+    anpi_buf_free(&b);
+}
+
+struct ingest_call {
+    struct anpi_http_req *req;
+};
+
+static void
+ingested(void *arg, const struct anpi_ingest_result *r)
+{
+    struct anpi_http_req *req = arg;
+    if (r->status >= 400) {
+        anpi_http_respond_error(req, r->status, "%s", r->error ? r->error : "failed");
+        return;
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "document_id", json_integer(r->document_id));
+    if (r->status == 200) {
+        json_object_set_new(j, "duplicate", json_true());
+        json_object_set_new(j, "events", json_array());
+    } else {
+        json_error_t jerr;
+        json_t *ev = r->events_json ? json_loads(r->events_json, 0, &jerr) : NULL;
+        json_object_set_new(j, "duplicate", json_false());
+        json_object_set_new(j, "events", ev ? ev : json_array());
+    }
+    anpi_http_respond_json(req, r->status, j);
+}
+
+static void
+h_feed_push(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    if (!body || len == 0) {
+        anpi_http_respond_error(req, 400, "empty body: send the raw document");
+        return;
+    }
+    const char *rp = anpi_http_query(req, "replay");
+    bool replay = rp && (strcmp(rp, "1") == 0 || strcmp(rp, "true") == 0);
+    anpi_ingest(e, anpi_http_param(req, "source"), NULL, body, len, replay, "api", ingested, req);
+}
+
+static const char INCIDENTS_SQL[] =
+    "SELECT coalesce(jsonb_agg(x ORDER BY (x->>'id')::bigint DESC), '[]')::text FROM ("
+    " SELECT jsonb_build_object('id', i.id, 'status', i.status, 'key', i.incident_key, 'type', i.type,"
+    "  'title', i.title, 'rule', i.rule_id, 'drill', i.drill, 'opened_at', i.opened_at,"
+    "  'expires_at', i.expires_at, 'window_end', i.window_end, 'close_reason', i.close_reason,"
+    "  'covered_prefectures', to_jsonb(i.covered_prefs), 'event_keys', to_jsonb(i.event_keys),"
+    "  'events', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'kind', e.kind,"
+    "      'event_key', e.event_key, 'serial', e.serial, 'info_type', e.info_type, 'status', e.status,"
+    "      'max_intensity', e.max_intensity, 'occurred_at', e.occurred_at, 'cancelled', e.cancelled,"
+    "      'decision', ie.decision, 'reason', ie.reason, 'at', ie.created_at) ORDER BY ie.created_at, e.id), '[]')"
+    "    FROM incident_events ie JOIN events e ON e.id = ie.event_id WHERE ie.incident_id = i.id),"
+    "  'broadcasts', (SELECT coalesce(jsonb_agg(b.id ORDER BY b.id), '[]') FROM broadcasts b"
+    "    WHERE b.incident_id = i.id AND b.kind = 'safety'),"
+    "  'approvals', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'round', a.round_kind,"
+    "      'status', a.status, 'prefectures', to_jsonb(a.prefs), 'reason', a.reason, 'required', a.required,"
+    "      'deadline', a.deadline, 'waited_s', extract(epoch FROM coalesce(a.decided_at, now()) - a.created_at)::int,"
+    "      'decisions', (SELECT coalesce(jsonb_agg(jsonb_build_object('by', d.decided_by,"
+    "          'decision', d.decision, 'comment', d.comment, 'via', d.via, 'from', d.source_addr,"
+    "          'at', d.created_at) ORDER BY d.created_at), '[]') FROM approval_decisions d"
+    "        WHERE d.approval_id = a.id)) ORDER BY a.id), '[]') FROM approvals a WHERE a.incident_id = i.id)"
+    " ) x FROM incidents i WHERE ($1::bigint IS NULL OR i.id = $1::bigint)"
+    "   AND ($2::text IS NULL OR i.status = $2::text)) s";
+
+static void
+incidents_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error: %s", err);
+    } else {
+        const char *t = PQgetvalue(res, 0, 0);
+        if (c->id) {
+            json_error_t jerr;
+            json_t *arr = json_loads(t, 0, &jerr);
+            json_t *one = json_array_get(arr, 0);
+            if (one)
+                anpi_http_respond_json(c->req, 200, json_incref(one));
+            else
+                anpi_http_respond_error(c->req, 404, "no incident %lld", c->id);
+            json_decref(arr);
+        } else {
+            struct anpi_buf b;
+            anpi_buf_init(&b, 0);
+            anpi_buf_printf(&b, "{\"incidents\":%s}", t);
+            anpi_http_respond(c->req, 200, "application/json", b.data, b.len);
+            anpi_buf_free(&b);
+        }
+    }
+    api_call_free(c);
+}
+
+static void
+h_incidents(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    struct api_call *c = api_call_new(e, req);
+    const char *p[2] = { NULL, anpi_http_query(req, "status") };
+    anpi_db_query(e->db, INCIDENTS_SQL, 2, p, incidents_cb, c);
+}
+
+static void
+h_incident(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    long long id = api_id(anpi_http_param(req, "id"));
+    if (!id) {
+        anpi_http_respond_error(req, 404, "no such incident");
+        return;
+    }
+    struct api_call *c = api_call_new(e, req);
+    c->id = id;
+    char ids[32];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[2] = { ids, NULL };
+    anpi_db_query(e->db, INCIDENTS_SQL, 2, p, incidents_cb, c);
+}
+
+static void
+decided_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error: %s", err);
+        api_call_free(c);
+        return;
+    }
+    json_error_t jerr;
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+    const char *result = json_string_value(json_object_get(j, "result"));
+    unsigned status = 200;
+    if (!result) {
+        status = 500;
+    } else if (strcmp(result, "no_incident") == 0) {
+        anpi_http_respond_error(c->req, 404, "no incident %lld", c->id);
+        json_decref(j);
+        api_call_free(c);
+        return;
+    } else if (strcmp(result, "not_found") == 0) {
+        json_object_set_new(j, "error", json_sprintf("incident %lld has no pending approval", c->id));
+        status = 409;
+    } else if (strcmp(result, "duplicate") == 0) {
+        json_object_set_new(j, "error", json_string("this officer has already decided"));
+        status = 409;
+    } else if (strcmp(result, "closed") == 0) {
+        json_object_set_new(j, "error", json_string("the approval was already decided"));
+        status = 409;
+    } else if (strcmp(result, "expired") == 0) {
+        json_object_set_new(j, "error", json_string("the incident expired; nothing will be sent"));
+        status = 410;
+    }
+    if (json_object_get(j, "broadcast_id"))
+        anpi_dispatch_kick(c->e);
+    anpi_http_respond_json(c->req, status, j);
+    api_call_free(c);
+}
+
+static void
+decide(struct anpi_http_req *req, struct anpi_engine *e, const char *decision)
+{
+    if (!authorized(e, req))
+        return;
+    long long id = api_id(anpi_http_param(req, "id"));
+    if (!id) {
+        anpi_http_respond_error(req, 404, "no such incident");
+        return;
+    }
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    json_t *j = NULL;
+    if (body && len > 0) {
+        char err[256];
+        j = anpi_json_body(body, len, err, sizeof(err));
+        if (!j) {
+            anpi_http_respond_error(req, 400, "%s", err);
+            return;
+        }
+    }
+    const char *comment = json_string_value(json_object_get(j, "comment"));
+    const char *by = json_string_value(json_object_get(j, "by"));
+    const char *client = anpi_http_header(req, "X-Anpi-Client");
+    bool cli = client && strcmp(client, "anpictl") == 0;
+    char who[160];
+    snprintf(who, sizeof(who), "%s%s%.128s", cli ? "cli" : "api", by && *by ? ":" : "", by ? by : "");
+    char ids[32];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[6] = { ids, who, decision, comment ? comment : "", cli ? "cli" : "api", anpi_http_peer(req) };
+    struct api_call *c = api_call_new(e, req);
+    c->id = id;
+    anpi_db_query(e->db,
+        "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM incidents WHERE id = $1::bigint)"
+        " THEN '{\"result\": \"no_incident\"}'::jsonb"
+        " ELSE anpi_decide((SELECT id FROM approvals WHERE incident_id = $1::bigint AND status = 'pending'"
+        "                   ORDER BY id LIMIT 1), $2, $3, $4, $5, $6) END::text", 6, p, decided_cb, c);
+    json_decref(j);
+}
+
+static void
+h_approve(struct anpi_http_req *req, void *ctx)
+{
+    decide(req, ctx, "approve");
+}
+
+static void
+h_reject(struct anpi_http_req *req, void *ctx)
+{
+    decide(req, ctx, "reject");
+}
+
+static void
+h_broadcast(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    long long id = api_id(anpi_http_param(req, "id"));
+    if (!id) {
+        anpi_http_respond_error(req, 404, "no such broadcast");
+        return;
+    }
+    char ids[32];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[1] = { ids };
+    anpi_db_query(e->db, "SELECT anpi_broadcast_json($1::bigint)::text", 1, p, json_text_cb,
+                  api_call_new(e, req));
+}
+
+static void
+imported_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error; nothing was imported: %s", err);
+    } else {
+        json_error_t jerr;
+        json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        if (!j)
+            j = json_object();
+        json_object_set_new(j, "errors", json_array());
+        anpi_http_respond_json(c->req, 200, j);
+    }
+    api_call_free(c);
+}
+
+static void
+h_import(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    struct anpi_people_csv csv = { 0 };
+    struct anpi_errors errs = { 0 };
+    if (anpi_people_csv_parse(body ? body : "", len, &csv, &errs) != ANPI_OK) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < errs.n; i++)
+            json_array_append_new(arr, json_string(errs.msg[i]));
+        json_t *j = json_pack("{s:s, s:o, s:i}", "error", "the CSV has errors; nothing was imported",
+                              "errors", arr, "rows", 0);
+        anpi_errors_free(&errs);
+        anpi_people_csv_free(&csv);
+        anpi_http_respond_json(req, 400, j);
+        return;
+    }
+    char *rows = anpi_directory_rows_json(&csv);
+    anpi_people_csv_free(&csv);
+    const char *p[2] = { rows, "api" };
+    anpi_db_query(e->db, "SELECT anpi_import_people($1::jsonb, $2)::text", 2, p, imported_cb,
+                  api_call_new(e, req));
+    free(rows);
+}
+
+static void
+h_audit(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    anpi_db_query(e->db,
+        "SELECT jsonb_build_object('entries', coalesce(jsonb_agg(jsonb_build_object('id', id, 'at', at,"
+        " 'actor', actor, 'action', action, 'object', object, 'detail', detail) ORDER BY id DESC), '[]'))::text"
+        " FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT 200) a", 0, NULL, json_text_cb,
+        api_call_new(e, req));
+}
+
+int
+anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s)
+{
+    int rc = 0;
+    rc |= anpi_http_route(s, "GET", "/healthz", h_healthz, e);
+    rc |= anpi_http_route(s, "GET", "/metrics", h_metrics, e);
+    rc |= anpi_http_route(s, "POST", "/api/v1/feeds/{source}/documents", h_feed_push, e);
+    rc |= anpi_http_route(s, "GET", "/api/v1/incidents", h_incidents, e);
+    rc |= anpi_http_route(s, "GET", "/api/v1/incidents/{id}", h_incident, e);
+    rc |= anpi_http_route(s, "POST", "/api/v1/incidents/{id}/approve", h_approve, e);
+    rc |= anpi_http_route(s, "POST", "/api/v1/incidents/{id}/reject", h_reject, e);
+    rc |= anpi_http_route(s, "GET", "/api/v1/broadcasts/{id}", h_broadcast, e);
+    rc |= anpi_http_route(s, "POST", "/api/v1/people/import", h_import, e);
+    rc |= anpi_http_route(s, "GET", "/api/v1/audit", h_audit, e);
+    return rc ? ANPI_ERROR : ANPI_OK;
+}

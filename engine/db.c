@@ -1,0 +1,613 @@
+/* db.c - asynchronous libpq connection pool on the libuv loop.
+ *
+ * Lifecycle rules (libuv's): a uv_poll_t is heap-allocated and freed only
+ * in its close callback; libpq may close and reopen its socket during
+ * PQconnectPoll (even with the same fd number), so the poll handle is
+ * closed before every PQconnectPoll and a fresh one is made afterwards
+ * (see shared/REFERENCE.md). */
+#include "engine/db.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/anpi.h"
+#include "engine/log.h"
+#include "engine/migrations.h"
+
+enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
+
+struct query {
+    struct query *next;
+    char *sql;
+    int nparams;
+    char **params;
+    anpi_db_cb cb;
+    void *arg;
+};
+
+struct waiter {
+    struct waiter *next;
+    anpi_db_lease_cb cb;
+    void *arg;
+};
+
+struct anpi_db_conn {
+    struct anpi_db *db;
+    int index;
+    PGconn *pg;
+    uv_poll_t *poll;
+    uv_timer_t retry;
+    enum conn_state state;
+    bool leased;
+    bool rolling_back;
+    struct query *cur;
+    struct query *own_head, *own_tail;   /* leased: this connection's queue */
+    unsigned backoff_ms;
+    PGresult *pending;                   /* result collected until PQgetResult returns NULL */
+};
+
+struct anpi_db {
+    uv_loop_t *loop;
+    char *conninfo;
+    int n;
+    struct anpi_db_conn *conns;
+    struct query *q_head, *q_tail;       /* shared queue */
+    struct waiter *w_head, *w_tail;      /* lease waiters */
+    unsigned long queued;
+    bool closing;
+    int open_handles;
+    void (*closed)(void *);
+    void *closed_arg;
+};
+
+static void conn_connect(struct anpi_db_conn *c);
+static void conn_dispatch(struct anpi_db *db);
+static void conn_io(uv_poll_t *h, int status, int events);
+
+static struct query *
+query_new(const char *sql, int nparams, const char *const *params, anpi_db_cb cb, void *arg)
+{
+    struct query *q = anpi_xcalloc(1, sizeof(*q));
+    q->sql = anpi_xstrdup(sql);
+    q->nparams = nparams;
+    if (nparams > 0) {
+        q->params = anpi_xcalloc((size_t)nparams, sizeof(char *));
+        for (int i = 0; i < nparams; i++)
+            q->params[i] = params[i] ? anpi_xstrdup(params[i]) : NULL;
+    }
+    q->cb = cb;
+    q->arg = arg;
+    return q;
+}
+
+static void
+query_free(struct query *q)
+{
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
+    free(q->params);
+    free(q->sql);
+    free(q);
+}
+
+
+static void
+maybe_closed(struct anpi_db *db)
+{
+    if (db->closing && db->open_handles == 0) {
+        void (*cb)(void *) = db->closed;
+        void *arg = db->closed_arg;
+        free(db->conns);
+        free(db->conninfo);
+        free(db);
+        if (cb)
+            cb(arg);
+    }
+}
+
+static void
+poll_closed(uv_handle_t *h)
+{
+    struct anpi_db *db = ((struct anpi_db_conn *)h->data)->db;
+    free(h);
+    db->open_handles--;
+    maybe_closed(db);
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+    struct anpi_db *db = ((struct anpi_db_conn *)h->data)->db;
+    db->open_handles--;
+    maybe_closed(db);
+}
+
+static void
+poll_close(struct anpi_db_conn *c)
+{
+    if (c->poll) {
+        uv_poll_stop(c->poll);
+        uv_close((uv_handle_t *)c->poll, poll_closed);
+        c->poll = NULL;
+    }
+}
+
+static int
+poll_open(struct anpi_db_conn *c, int events)
+{
+    int fd = PQsocket(c->pg);
+    if (fd < 0)
+        return ANPI_ERROR;
+    c->poll = anpi_xmalloc(sizeof(*c->poll));
+    if (uv_poll_init_socket(c->db->loop, c->poll, fd) != 0) {
+        free(c->poll);
+        c->poll = NULL;
+        return ANPI_ERROR;
+    }
+    c->poll->data = c;
+    c->db->open_handles++;
+    uv_poll_start(c->poll, events, conn_io);
+    return ANPI_OK;
+}
+
+static void
+fail_query(struct query *q, const char *err)
+{
+    if (q->cb)
+        q->cb(q->arg, NULL, err);
+    query_free(q);
+}
+
+static void
+retry_cb(uv_timer_t *t)
+{
+    conn_connect(t->data);
+}
+
+static void
+conn_broken(struct anpi_db_conn *c, const char *why)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
+    msg[strcspn(msg, "\n")] = '\0';
+    anpi_warn(ANPI_LG_DB, "connection %d: %s", c->index, msg);
+    poll_close(c);
+    if (c->pending) {
+        PQclear(c->pending);
+        c->pending = NULL;
+    }
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->state = C_DOWN;
+    c->rolling_back = false;
+    if (c->cur) {
+        struct query *q = c->cur;
+        c->cur = NULL;
+        fail_query(q, msg);
+    }
+    /* a lease holder's transaction is gone with the connection: fail its
+     * queued statements; it must call anpi_db_release() as usual */
+    while (c->own_head) {
+        struct query *q = c->own_head;
+        c->own_head = q->next;
+        fail_query(q, msg);
+    }
+    c->own_tail = NULL;
+    if (c->db->closing)
+        return;
+    c->backoff_ms = c->backoff_ms ? (c->backoff_ms >= 5000 ? 10000 : c->backoff_ms * 2) : 250;
+    uv_timer_start(&c->retry, retry_cb, c->backoff_ms, 0);
+}
+
+static void
+connect_step(struct anpi_db_conn *c)
+{
+    poll_close(c);
+    PostgresPollingStatusType st = PQconnectPoll(c->pg);
+    int rc = ANPI_OK;
+    switch (st) {
+    case PGRES_POLLING_OK:
+        PQsetnonblocking(c->pg, 1);
+        c->state = C_IDLE;
+        c->backoff_ms = 0;
+        anpi_debug(ANPI_LG_DB, "connection %d ready", c->index);
+        rc = poll_open(c, UV_READABLE);
+        if (rc == ANPI_OK)
+            conn_dispatch(c->db);
+        break;
+    case PGRES_POLLING_READING:
+        rc = poll_open(c, UV_READABLE);
+        break;
+    case PGRES_POLLING_WRITING:
+        rc = poll_open(c, UV_WRITABLE);
+        break;
+    default:
+        conn_broken(c, PQerrorMessage(c->pg));
+        return;
+    }
+    if (rc != ANPI_OK)
+        conn_broken(c, "cannot watch the database socket");
+}
+
+static void
+conn_connect(struct anpi_db_conn *c)
+{
+    if (c->db->closing)
+        return;
+    c->pg = PQconnectStart(c->db->conninfo);
+    if (!c->pg) {
+        conn_broken(c, "out of memory");
+        return;
+    }
+    if (PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_broken(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->state = C_CONNECTING;
+    connect_step(c);
+}
+
+static void
+finish_query(struct anpi_db_conn *c)
+{
+    struct query *q = c->cur;
+    PGresult *last = c->pending;
+    c->cur = NULL;
+    c->pending = NULL;
+    c->state = C_IDLE;
+    if (c->rolling_back) {
+        /* a release with an open transaction ends only now */
+        c->rolling_back = false;
+        c->leased = false;
+    }
+    if (q) {
+        ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+            if (q->cb)
+                q->cb(q->arg, last, NULL);
+        } else {
+            char msg[1024];
+            const char *e = last ? PQresultErrorMessage(last) : PQerrorMessage(c->pg);
+            snprintf(msg, sizeof(msg), "%s", e && *e ? e : "query failed");
+            msg[strcspn(msg, "\n")] = '\0';
+            anpi_warn(ANPI_LG_DB, "query failed: %s", msg);
+            if (q->cb)
+                q->cb(q->arg, NULL, msg);
+        }
+        query_free(q);
+    }
+    if (last)
+        PQclear(last);
+    conn_dispatch(c->db);
+}
+
+static void
+conn_read(struct anpi_db_conn *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        conn_broken(c, PQerrorMessage(c->pg));
+        return;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)) != NULL)
+        PQfreemem(n);
+    if (c->state != C_BUSY)
+        return;
+    while (!PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            finish_query(c);
+            return;
+        }
+        /* keep the first error, else the latest result */
+        if (c->pending && PQresultStatus(c->pending) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+            continue;
+        }
+        if (c->pending)
+            PQclear(c->pending);
+        c->pending = r;
+    }
+}
+
+static void
+conn_io(uv_poll_t *h, int status, int events)
+{
+    struct anpi_db_conn *c = h->data;
+    if (c->state == C_CONNECTING) {
+        /* POLLERR arrives as status UV_EBADF with no events: libpq decides */
+        connect_step(c);
+        return;
+    }
+    if (status < 0)
+        events = UV_READABLE | UV_WRITABLE;
+    if (events & UV_WRITABLE) {
+        int f = PQflush(c->pg);
+        if (f < 0) {
+            conn_broken(c, PQerrorMessage(c->pg));
+            return;
+        }
+        if (f == 0)
+            uv_poll_start(c->poll, UV_READABLE, conn_io);
+    }
+    if (events & UV_READABLE)
+        conn_read(c);
+}
+
+static void
+conn_send(struct anpi_db_conn *c, struct query *q)
+{
+    c->cur = q;
+    c->state = C_BUSY;
+    if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                           NULL, NULL, 0)) {
+        conn_broken(c, PQerrorMessage(c->pg));
+        return;
+    }
+    int f = PQflush(c->pg);
+    if (f < 0) {
+        conn_broken(c, PQerrorMessage(c->pg));
+        return;
+    }
+    uv_poll_start(c->poll, f ? UV_READABLE | UV_WRITABLE : UV_READABLE, conn_io);
+}
+
+static void
+conn_dispatch(struct anpi_db *db)
+{
+    for (int i = 0; i < db->n; i++) {
+        struct anpi_db_conn *c = &db->conns[i];
+        if (c->state != C_IDLE)
+            continue;
+        if (c->leased) {
+            if (c->own_head) {
+                struct query *q = c->own_head;
+                c->own_head = q->next;
+                if (!c->own_head)
+                    c->own_tail = NULL;
+                conn_send(c, q);
+            }
+            continue;
+        }
+        if (db->w_head) {
+            struct waiter *w = db->w_head;
+            db->w_head = w->next;
+            if (!db->w_head)
+                db->w_tail = NULL;
+            c->leased = true;
+            w->cb(w->arg, c);
+            free(w);
+            /* the callback may have queued work or released: look again */
+            i = -1;
+            continue;
+        }
+        if (db->q_head) {
+            struct query *q = db->q_head;
+            db->q_head = q->next;
+            if (!db->q_head)
+                db->q_tail = NULL;
+            db->queued--;
+            conn_send(c, q);
+        }
+    }
+}
+
+int
+anpi_db_create(uv_loop_t *loop, const char *conninfo, int pool_size, struct anpi_db **out)
+{
+    struct anpi_db *db = anpi_xcalloc(1, sizeof(*db));
+    db->loop = loop;
+    db->conninfo = anpi_xstrdup(conninfo);
+    db->n = pool_size > 0 ? pool_size : 4;
+    db->conns = anpi_xcalloc((size_t)db->n, sizeof(*db->conns));
+    for (int i = 0; i < db->n; i++) {
+        struct anpi_db_conn *c = &db->conns[i];
+        c->db = db;
+        c->index = i;
+        uv_timer_init(loop, &c->retry);
+        c->retry.data = c;
+        db->open_handles++;
+    }
+    for (int i = 0; i < db->n; i++)
+        conn_connect(&db->conns[i]);
+    *out = db;
+    return ANPI_OK;
+}
+
+void
+anpi_db_close(struct anpi_db *db, void (*closed)(void *), void *arg)
+{
+    db->closing = true;
+    db->closed = closed;
+    db->closed_arg = arg;
+    while (db->q_head) {
+        struct query *q = db->q_head;
+        db->q_head = q->next;
+        fail_query(q, "shutting down");
+    }
+    db->q_tail = NULL;
+    while (db->w_head) {
+        struct waiter *w = db->w_head;
+        db->w_head = w->next;
+        free(w);
+    }
+    for (int i = 0; i < db->n; i++) {
+        struct anpi_db_conn *c = &db->conns[i];
+        poll_close(c);
+        if (c->cur) {
+            struct query *q = c->cur;
+            c->cur = NULL;
+            fail_query(q, "shutting down");
+        }
+        while (c->own_head) {
+            struct query *q = c->own_head;
+            c->own_head = q->next;
+            fail_query(q, "shutting down");
+        }
+        if (c->pending)
+            PQclear(c->pending);
+        c->pending = NULL;
+        if (c->pg)
+            PQfinish(c->pg);
+        c->pg = NULL;
+        uv_timer_stop(&c->retry);
+        uv_close((uv_handle_t *)&c->retry, timer_closed);
+    }
+}
+
+void
+anpi_db_query(struct anpi_db *db, const char *sql, int nparams, const char *const *params,
+              anpi_db_cb cb, void *arg)
+{
+    struct query *q = query_new(sql, nparams, params, cb, arg);
+    if (db->closing) {
+        fail_query(q, "shutting down");
+        return;
+    }
+    if (db->q_tail)
+        db->q_tail->next = q;
+    else
+        db->q_head = q;
+    db->q_tail = q;
+    db->queued++;
+    conn_dispatch(db);
+}
+
+void
+anpi_db_acquire(struct anpi_db *db, anpi_db_lease_cb cb, void *arg)
+{
+    struct waiter *w = anpi_xcalloc(1, sizeof(*w));
+    w->cb = cb;
+    w->arg = arg;
+    if (db->w_tail)
+        db->w_tail->next = w;
+    else
+        db->w_head = w;
+    db->w_tail = w;
+    conn_dispatch(db);
+}
+
+void
+anpi_db_conn_query(struct anpi_db_conn *c, const char *sql, int nparams,
+                   const char *const *params, anpi_db_cb cb, void *arg)
+{
+    struct query *q = query_new(sql, nparams, params, cb, arg);
+    if (c->db->closing || c->state == C_DOWN || c->state == C_CONNECTING) {
+        fail_query(q, c->db->closing ? "shutting down" : "database connection lost");
+        return;
+    }
+    if (c->own_tail)
+        c->own_tail->next = q;
+    else
+        c->own_head = q;
+    c->own_tail = q;
+    conn_dispatch(c->db);
+}
+
+void
+anpi_db_release(struct anpi_db_conn *c)
+{
+    if (!c->leased)
+        return;
+    if (c->state == C_IDLE && c->pg) {
+        PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+            /* never hand a connection with an open transaction to the next user */
+            c->rolling_back = true;
+            conn_send(c, query_new("ROLLBACK", 0, NULL, NULL, NULL));
+            return;
+        }
+    }
+    c->leased = false;
+    while (c->own_head) {
+        struct query *q = c->own_head;
+        c->own_head = q->next;
+        fail_query(q, "connection released");
+    }
+    c->own_tail = NULL;
+    conn_dispatch(c->db);
+}
+
+int
+anpi_db_connected(const struct anpi_db *db)
+{
+    int n = 0;
+    for (int i = 0; i < db->n; i++)
+        n += db->conns[i].state == C_IDLE || db->conns[i].state == C_BUSY;
+    return n;
+}
+
+unsigned long
+anpi_db_queue_depth(const struct anpi_db *db)
+{
+    return db->queued;
+}
+
+int
+anpi_db_migrate(const char *conninfo, char *err, size_t errlen)
+{
+    PGconn *pg = PQconnectdb(conninfo);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
+        err[strcspn(err, "\n")] = '\0';
+        PQfinish(pg);
+        return ANPI_ERROR;
+    }
+    int rc = ANPI_OK;
+    PGresult *r = PQexec(pg, "SET client_min_messages = warning;"
+                             "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                             " version int PRIMARY KEY, name text NOT NULL,"
+                             " applied_at timestamptz NOT NULL DEFAULT now())");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "schema_migrations: %s", PQresultErrorMessage(r));
+        rc = ANPI_ERROR;
+    }
+    PQclear(r);
+    for (unsigned i = 0; rc == ANPI_OK && i < anpi_migration_count; i++) {
+        const struct anpi_migration *m = &anpi_migrations[i];
+        char ver[16];
+        snprintf(ver, sizeof(ver), "%d", m->version);
+        const char *p[2] = { ver, m->name };
+        /* one migration per transaction; the advisory lock keeps two nodes
+         * starting together from applying the same migration twice */
+        r = PQexec(pg, "BEGIN; SELECT pg_advisory_xact_lock(4242)");
+        PQclear(r);
+        r = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL, p,
+                         NULL, NULL, 0);
+        bool done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+        PQclear(r);
+        if (done) {
+            PQclear(PQexec(pg, "COMMIT"));
+            continue;
+        }
+        r = PQexec(pg, m->sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            snprintf(err, errlen, "migration %s failed: %s", m->name, PQresultErrorMessage(r));
+            rc = ANPI_ERROR;
+        }
+        PQclear(r);
+        if (rc == ANPI_OK) {
+            r = PQexecParams(pg, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                             2, NULL, p, NULL, NULL, 0);
+            PQclear(r);
+            r = PQexec(pg, "COMMIT");
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                snprintf(err, errlen, "migration %s: commit failed: %s", m->name, PQresultErrorMessage(r));
+                rc = ANPI_ERROR;
+            } else {
+                anpi_info(ANPI_LG_DB, "applied migration %s", m->name);
+            }
+            PQclear(r);
+        } else {
+            PQclear(PQexec(pg, "ROLLBACK"));
+        }
+    }
+    if (rc != ANPI_OK)
+        err[strcspn(err, "\n")] = '\0';
+    PQfinish(pg);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/* engine.h - the daemon's state and the pipeline steps it runs.
+ *
+ * One libuv loop runs everything.  Each pipeline step is a row in
+ * PostgreSQL before the next starts (see engine/schema/); this file ties
+ * feeds, rules, channels and the HTTP API to those steps. */
+#ifndef ANPI_ENGINE_H
+#define ANPI_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "engine/config.h"
+#include "engine/db.h"
+
+struct anpi_ruleset;
+struct anpi_smtp_pool;
+struct anpi_http_server;
+struct anpi_poller;
+
+struct anpi_metrics {
+    uint64_t documents_received, documents_duplicate, documents_rejected;
+    uint64_t events, incidents_opened, decisions;
+    uint64_t deliveries_sent, deliveries_deferred, deliveries_failed;
+    uint64_t answers;
+    uint64_t http_requests;
+    double last_doc_to_first_accept_s;   /* end-to-end latency of the last broadcast */
+};
+
+struct anpi_engine {
+    uv_loop_t *loop;
+    struct anpi_config *cfg;
+    struct anpi_ruleset *rules;
+    struct anpi_db *db;
+    struct anpi_smtp_pool *smtp;
+    struct anpi_http_server *pub, *admin;
+    struct anpi_poller *jma_poller;
+
+    char node_id[96];              /* lease owner name: host:pid:start */
+    unsigned char link_key[32];    /* HMAC key for reply/approval links (shared via the database) */
+    char mail_domain[256];         /* right-hand side of Message-IDs */
+
+    uv_timer_t tick_timer;         /* housekeeping: expiry, approval timeouts, resends */
+    uv_timer_t dispatch_timer;     /* claims due deliveries */
+    bool claiming;
+    unsigned inflight;
+    unsigned max_inflight;
+    bool stopping;
+
+    struct ingest_job *ingest_head, *ingest_tail;   /* documents are processed one at a time */
+    bool ingest_busy;
+
+    struct anpi_metrics m;
+};
+
+/* --- ingest.c: documents -> events -> rules -> incidents ------------------ */
+struct anpi_ingest_result {
+    unsigned status;               /* HTTP-like: 202 stored, 200 duplicate, 400 malformed, 503 db */
+    const char *error;             /* message when status >= 400 */
+    long long document_id;
+    const char *events_json;       /* JSON array text of the stored events (may be NULL) */
+};
+typedef void (*anpi_ingest_cb)(void *arg, const struct anpi_ingest_result *r);
+/* body is copied.  url may be NULL (pushed documents). */
+void anpi_ingest(struct anpi_engine *e, const char *source, const char *url, const char *body,
+                 size_t len, bool replay, const char *actor, anpi_ingest_cb cb, void *arg);
+
+/* --- dispatch.c: claimed deliveries -> channel ------------------------------ */
+void anpi_dispatch_start(struct anpi_engine *e);
+void anpi_dispatch_kick(struct anpi_engine *e);
+void anpi_dispatch_stop(struct anpi_engine *e);
+
+/* --- links.c: login-free link tokens (HMAC, nothing to store) -------------- */
+enum anpi_link_kind { ANPI_LINK_REPLY = 's', ANPI_LINK_APPROVE = 'a', ANPI_LINK_REJECT = 'r' };
+#define ANPI_LINK_TOKEN_LEN 34
+void anpi_link_make(const unsigned char key[32], enum anpi_link_kind kind, int64_t id,
+                    char out[ANPI_LINK_TOKEN_LEN + 1]);
+/* Returns 0 and kind/id for a genuine token; ANPI_EPARSE for anything else. */
+int anpi_link_parse(const unsigned char key[32], const char *token, enum anpi_link_kind *kind,
+                    int64_t *id);
+
+/* --- render.c: a claimed delivery's message -------------------------------- */
+struct anpi_render_in {
+    const char *kind;              /* safety, approval, notice, info */
+    const char *subject_tmpl, *body_tmpl;
+    const char *vars_json;         /* broadcast variables */
+    const char *person_name;
+    int64_t recipient_id, incident_id;
+    int round;
+    bool drill;
+};
+/* Renders subject and body (text).  Returns 0 or ANPI_EPARSE (bad vars). */
+int anpi_render(const struct anpi_engine *e, const struct anpi_render_in *in, char **subject,
+                char **body);
+
+/* --- api.c: HTTP endpoints ----------------------------------------------- */
+int anpi_api_start(struct anpi_engine *e, char *err, size_t errlen);
+
+/* Format seconds since the epoch as JST text "2030年4月1日 10時15分". */
+void anpi_format_jst(int64_t t, char *buf, size_t len);
+
+#endif

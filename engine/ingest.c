@@ -1,0 +1,697 @@
+/* ingest.c - a feed document becomes an event, and the rules decide what
+ * happens to incidents.
+ *
+ * One document at a time per node, and one transaction per document under
+ * a database advisory lock, so that two nodes (or two reports of one quake
+ * arriving together) never both decide "new incident" for the same quake:
+ *
+ *   BEGIN; lock; INSERT document (unique per source+doc_id: a duplicate
+ *   stops here); INSERT event; read the directory's prefectures and the
+ *   open incidents; decide per rule in C (rules/, pure); carry the decisions
+ *   out with the database functions of engine/schema/; COMMIT.
+ *
+ * A crash before COMMIT leaves nothing; after COMMIT everything.  The
+ * document is only acknowledged (202) after COMMIT. */
+#include "engine/engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "engine/anpi.h"
+#include "engine/buf.h"
+#include "engine/log.h"
+#include "feeds/event.h"
+#include "feeds/event_json.h"
+#include "feeds/jma/jma_xml.h"
+#include "rules/rules.h"
+
+#define INGEST_LOCK "7001"
+#define MAX_ACTIONS 64
+#define MAX_PARAMS 20
+
+struct action {
+    char *sql;
+    int n;
+    char *p[MAX_PARAMS];
+    char *what;                    /* for the log: "rule quake-safety-check: new incident" */
+};
+
+struct ingest_job {
+    struct ingest_job *next;
+    struct anpi_engine *e;
+    char *source, *url, *body, *actor;
+    size_t len;
+    bool replay;
+    struct anpi_event *ev;
+    char sha[65];
+    anpi_ingest_cb cb;
+    void *arg;
+
+    struct anpi_db_conn *c;
+    int step;
+    long long doc_id, event_id;
+    struct action acts[MAX_ACTIONS];
+    size_t nacts, iact;
+    json_t *results;               /* what each action returned, for the log and the answer */
+};
+
+enum {
+    S_BEGIN, S_LOCK, S_DOC, S_EVENT, S_CANCEL, S_STATE, S_ACTION, S_COMMIT,
+};
+
+static void run_next(struct anpi_engine *e);
+static void step_cb(void *arg, const PGresult *res, const char *err);
+
+static void
+sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+job_free(struct ingest_job *j)
+{
+    for (size_t i = 0; i < j->nacts; i++) {
+        free(j->acts[i].sql);
+        free(j->acts[i].what);
+        for (int k = 0; k < j->acts[i].n; k++)
+            free(j->acts[i].p[k]);
+    }
+    json_decref(j->results);
+    anpi_event_free(j->ev);
+    free(j->source);
+    free(j->url);
+    free(j->body);
+    free(j->actor);
+    free(j);
+}
+
+static char *
+epoch_param(int64_t t)
+{
+    return t ? anpi_xasprintf("%lld", (long long)t) : NULL;
+}
+
+static void
+finish(struct ingest_job *j, unsigned status, const char *error)
+{
+    struct anpi_engine *e = j->e;
+    if (j->c) {
+        anpi_db_release(j->c);
+        j->c = NULL;
+    }
+    struct anpi_ingest_result r = { .status = status, .error = error, .document_id = j->doc_id };
+    char *events = NULL;
+    if (status < 300 && j->ev) {
+        json_t *arr = json_array();
+        json_t *ev = anpi_event_to_json(j->ev);
+        json_object_set_new(ev, "id", json_integer(j->event_id));
+        json_object_set(ev, "actions", j->results ? j->results : json_array());
+        json_array_append_new(arr, ev);
+        events = json_dumps(arr, JSON_COMPACT);
+        json_decref(arr);
+        r.events_json = events;
+    }
+    if (status == 202) {
+        e->m.events++;
+        anpi_dispatch_kick(e);
+    } else if (status == 200) {
+        e->m.documents_duplicate++;
+    } else {
+        e->m.documents_rejected++;
+    }
+    if (j->cb)
+        j->cb(j->arg, &r);
+    free(events);
+    e->ingest_busy = false;
+    job_free(j);
+    run_next(e);
+}
+
+static void
+query(struct ingest_job *j, int step, const char *sql, int n, const char *const *p)
+{
+    j->step = step;
+    anpi_db_conn_query(j->c, sql, n, p, step_cb, j);
+}
+
+/* "{1,12,13}" -> prefecture set */
+static anpi_prefset
+parse_pg_int_array(const char *s)
+{
+    anpi_prefset set = 0;
+    if (!s)
+        return 0;
+    for (const char *p = s; *p; ) {
+        if (*p >= '0' && *p <= '9') {
+            long v = strtol(p, (char **)&p, 10);
+            if (v >= 1 && v <= ANPI_PREF_COUNT)
+                set |= ANPI_PREFSET_BIT(v);
+        } else {
+            p++;
+        }
+    }
+    return set;
+}
+
+static char *
+prefset_pg(anpi_prefset s)
+{
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_putc(&b, '{');
+    bool first = true;
+    for (int p = 1; p <= ANPI_PREF_COUNT; p++) {
+        if (s & ANPI_PREFSET_BIT(p)) {
+            anpi_buf_printf(&b, "%s%d", first ? "" : ",", p);
+            first = false;
+        }
+    }
+    anpi_buf_putc(&b, '}');
+    return anpi_buf_steal(&b);
+}
+
+static char *
+text_array_pg(char **v, size_t n)
+{
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_putc(&b, '{');
+    for (size_t i = 0; i < n; i++) {
+        anpi_buf_puts(&b, i ? ",\"" : "\"");
+        for (const char *s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                anpi_buf_putc(&b, '\\');
+            anpi_buf_putc(&b, *s);
+        }
+        anpi_buf_putc(&b, '"');
+    }
+    anpi_buf_putc(&b, '}');
+    return anpi_buf_steal(&b);
+}
+
+static struct action *
+add_action(struct ingest_job *j, const char *sql, const char *what)
+{
+    if (j->nacts == MAX_ACTIONS)
+        return NULL;
+    struct action *a = &j->acts[j->nacts++];
+    a->sql = anpi_xstrdup(sql);
+    a->what = anpi_xstrdup(what);
+    return a;
+}
+
+static void
+push(struct action *a, char *owned)
+{
+    a->p[a->n++] = owned;
+}
+
+static json_t *
+template_json(const struct anpi_template *t)
+{
+    return json_pack("{s:s, s:s}", "subject", t->subject ? t->subject : "",
+                     "text", t->text ? t->text : "");
+}
+
+static json_t *
+event_vars(const struct anpi_event *ev, const char *title)
+{
+    char when[64] = "", mag[32];
+    anpi_format_jst(ev->occurred_at ? ev->occurred_at : ev->issued_at, when, sizeof(when));
+    if (isnan(ev->magnitude))
+        snprintf(mag, sizeof(mag), "%s", ev->magnitude_text && *ev->magnitude_text ? ev->magnitude_text : "不明");
+    else
+        snprintf(mag, sizeof(mag), "M%.1f", ev->magnitude);
+    static const char *const status_ja[] = { "通常", "訓練", "試験" };
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                     "event.title", ev->title ? ev->title : "",
+                     "event.headline", ev->headline ? ev->headline : "",
+                     "event.hypocenter", ev->hypocenter && *ev->hypocenter ? ev->hypocenter : "不明",
+                     "event.magnitude", mag,
+                     "event.max_intensity", anpi_intensity_label_ja(ev->max_intensity),
+                     "event.occurred_at", when,
+                     "event.status", status_ja[ev->status <= ANPI_ST_TEST ? ev->status : 0],
+                     "incident.title", title);
+}
+
+static char *
+incident_title(const struct anpi_event *ev)
+{
+    const char *drill = ev->status == ANPI_ST_ACTUAL ? "" : "【訓練】";
+    const char *label = anpi_intensity_label_ja(ev->max_intensity);
+    if (ev->hypocenter && *ev->hypocenter)
+        return anpi_xasprintf("%s%sの地震 最大%s", drill, ev->hypocenter, label);
+    return anpi_xasprintf("%s%s 最大%s", drill, ev->title ? ev->title : "地震", label);
+}
+
+static int64_t
+event_base_time(const struct anpi_event *ev)
+{
+    if (ev->occurred_at)
+        return ev->occurred_at;
+    if (ev->issued_at)
+        return ev->issued_at;
+    return anpi_now_ms() / 1000;
+}
+
+/* The state the rules need: where staff live, and the open incidents. */
+static const char STATE_SQL[] =
+    "SELECT coalesce((SELECT array_agg(DISTINCT pref ORDER BY pref) FROM person_regions)::text, '{}'),"
+    " coalesce((SELECT jsonb_agg(jsonb_build_object('id', id, 'rule', rule_id, 'status', status,"
+    "   'keys', event_keys, 'occ', extract(epoch FROM main_occurred_at),"
+    "   'wend', extract(epoch FROM window_end), 'max', main_max, 'lat', main_lat, 'lon', main_lon,"
+    "   'covered', covered_prefs) ORDER BY id)"
+    "  FROM incidents WHERE status IN ('pending_approval', 'approved', 'dispatched'))::text, '[]')";
+
+static void
+plan_incident(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affected,
+              json_t *incidents, int64_t now)
+{
+    struct anpi_engine *e = j->e;
+    const struct anpi_event *ev = j->ev;
+
+    /* this rule's open incidents, as the grouping code wants them */
+    size_t n = 0, cap = json_array_size(incidents);
+    struct anpi_incident_state *st = anpi_xcalloc(cap ? cap : 1, sizeof(*st));
+    const char ***keys = anpi_xcalloc(cap ? cap : 1, sizeof(*keys));
+    size_t idx;
+    json_t *inc;
+    json_array_foreach(incidents, idx, inc) {
+        if (strcmp(json_string_value(json_object_get(inc, "rule")) ?: "", r->id) != 0)
+            continue;
+        struct anpi_incident_state *s = &st[n];
+        json_t *k = json_object_get(inc, "keys");
+        keys[n] = anpi_xcalloc(json_array_size(k) + 1, sizeof(char *));
+        for (size_t i = 0; i < json_array_size(k); i++)
+            keys[n][i] = json_string_value(json_array_get(k, i));
+        s->id = json_integer_value(json_object_get(inc, "id"));
+        s->event_keys = keys[n];
+        s->nevent_keys = json_array_size(k);
+        s->main_occurred_at = (int64_t)json_number_value(json_object_get(inc, "occ"));
+        s->window_end = (int64_t)json_number_value(json_object_get(inc, "wend"));
+        enum anpi_intensity mx = ANPI_INT_NONE;
+        anpi_intensity_parse(json_string_value(json_object_get(inc, "max")), &mx);
+        s->main_max = mx;
+        json_t *lat = json_object_get(inc, "lat"), *lon = json_object_get(inc, "lon");
+        s->main_lat = json_is_number(lat) ? json_number_value(lat) : NAN;
+        s->main_lon = json_is_number(lon) ? json_number_value(lon) : NAN;
+        json_t *cov = json_object_get(inc, "covered");
+        for (size_t i = 0; i < json_array_size(cov); i++) {
+            json_int_t p = json_integer_value(json_array_get(cov, i));
+            if (p >= 1 && p <= ANPI_PREF_COUNT)
+                s->covered |= ANPI_PREFSET_BIT(p);
+        }
+        n++;
+    }
+
+    struct anpi_group_decision d;
+    anpi_group_decide(r, ev, affected, st, n, now, &d);
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    free(st);
+
+    int64_t expiry = r->expiry_s > 0 ? r->expiry_s : e->cfg->incident_expiry_s;
+    int64_t expires_at = event_base_time(ev) + expiry;
+    char what[768];
+    snprintf(what, sizeof(what), "rule %s: %s: %s", r->id, anpi_group_action_name(d.action), d.reason);
+    anpi_info(ANPI_LG_INCIDENT, "%s", what);
+    e->m.decisions++;
+
+    if (d.action == ANPI_GROUP_NEW) {
+        char *title = incident_title(ev);
+        json_t *msg = json_object();
+        json_object_set_new(msg, "safety", template_json(&r->message));
+        json_object_set_new(msg, "approval", template_json(&r->approval_message));
+        json_object_set_new(msg, "notice", template_json(&r->notice_message));
+        json_t *qs = json_array();
+        for (size_t i = 0; i < r->nquestions; i++) {
+            json_t *ch = json_array();
+            for (size_t k = 0; k < r->questions[i].nchoices; k++)
+                json_array_append_new(ch, json_string(r->questions[i].choices[k]));
+            json_array_append_new(qs, json_pack("{s:s, s:s, s:o}", "id", r->questions[i].id,
+                                                "text", r->questions[i].text, "choices", ch));
+        }
+        json_object_set_new(msg, "questions", qs);
+        json_object_set_new(msg, "vars", event_vars(ev, title));
+        json_t *groups = json_array();
+        for (size_t i = 0; i < r->naudience_groups; i++)
+            json_array_append_new(groups, json_string(r->audience_groups[i]));
+        json_object_set_new(msg, "groups", groups);
+        json_object_set_new(msg, "resend_after_s", json_integer(r->resend_after_s));
+        json_object_set_new(msg, "max_resends", json_integer(r->max_resends));
+        static const char *const on_timeout[] = { "hold", "send", "escalate" };
+        json_t *policy = json_pack("{s:i, s:s, s:I, s:s, s:s, s:s}",
+            "required", r->approval_required ? (r->approvals_required > 0 ? r->approvals_required : 1) : 0,
+            "group", r->approver_group ? r->approver_group : "duty-officers",
+            "timeout_s", (json_int_t)(r->approval_timeout_s > 0 ? r->approval_timeout_s : 900),
+            "on_timeout", on_timeout[r->on_timeout <= ANPI_TIMEOUT_ESCALATE ? r->on_timeout : 0],
+            "escalate_to", r->escalate_group ? r->escalate_group : "",
+            "notify_group", r->notify_group ? r->notify_group : (r->approver_group ? r->approver_group : "duty-officers"));
+        anpi_prefset prefs = r->audience_affected_regions ? affected : r->audience_prefs;
+
+        struct action *a = add_action(j,
+            "SELECT anpi_incident_open($1, $2, $3, $4, $5::boolean, $6::bigint, $7,"
+            " to_timestamp($8::double precision), $9, $10::double precision, $11::double precision,"
+            " $12::double precision, $13::int[], $14::jsonb, $15::jsonb,"
+            " to_timestamp($16::double precision), $17)", what);
+        if (a) {
+            push(a, anpi_xstrdup(r->id));
+            push(a, anpi_xstrdup(r->pack ? r->pack : ""));
+            push(a, anpi_xstrdup(anpi_event_type_name(ev->type)));
+            push(a, title);
+            push(a, anpi_xstrdup(ev->status == ANPI_ST_ACTUAL ? "false" : "true"));
+            push(a, anpi_xasprintf("%lld", j->event_id));
+            push(a, anpi_xstrdup(ev->event_key && *ev->event_key ? ev->event_key : ev->doc_id));
+            push(a, anpi_xasprintf("%lld", (long long)event_base_time(ev)));
+            push(a, anpi_xstrdup(anpi_intensity_name(ev->max_intensity)));
+            push(a, isnan(ev->lat) ? NULL : anpi_xasprintf("%.4f", ev->lat));
+            push(a, isnan(ev->lon) ? NULL : anpi_xasprintf("%.4f", ev->lon));
+            push(a, anpi_xasprintf("%lld", (long long)(r->aftershock_window_s > 0 ? r->aftershock_window_s : 21600)));
+            push(a, prefset_pg(prefs));
+            push(a, json_dumps(msg, JSON_COMPACT));
+            push(a, json_dumps(policy, JSON_COMPACT));
+            push(a, anpi_xasprintf("%lld", (long long)expires_at));
+            push(a, anpi_xstrdup(d.reason));
+        } else {
+            free(title);
+        }
+        json_decref(msg);
+        json_decref(policy);
+        e->m.incidents_opened++;
+        return;
+    }
+
+    static const char *const names[] = { "new", "silent", "add_prefs", "stronger" };
+    struct action *a = add_action(j,
+        "SELECT anpi_incident_join($1::bigint, $2::bigint, $3, $4, $5, $6::int[], $7,"
+        " $8::double precision, $9::double precision, to_timestamp($10::double precision),"
+        " to_timestamp($11::double precision), $12::boolean, $13, $14::jsonb)", what);
+    if (!a)
+        return;
+    anpi_prefset prefs = d.action == ANPI_GROUP_SILENT ? affected : d.add_prefs;
+    push(a, anpi_xasprintf("%lld", (long long)d.incident_id));
+    push(a, anpi_xasprintf("%lld", j->event_id));
+    push(a, anpi_xstrdup(ev->event_key && *ev->event_key ? ev->event_key : ev->doc_id));
+    push(a, anpi_xstrdup(names[d.action]));
+    push(a, anpi_xstrdup(d.reason));
+    push(a, prefset_pg(prefs));
+    push(a, anpi_xstrdup(anpi_intensity_name(ev->max_intensity)));
+    push(a, isnan(ev->lat) ? NULL : anpi_xasprintf("%.4f", ev->lat));
+    push(a, isnan(ev->lon) ? NULL : anpi_xasprintf("%.4f", ev->lon));
+    push(a, anpi_xasprintf("%lld", (long long)event_base_time(ev)));
+    push(a, anpi_xasprintf("%lld", (long long)expires_at));
+    /* officers hear of aftershocks (a different quake), not of every
+     * re-issue of the report they are already looking at */
+    push(a, anpi_xstrdup(d.action == ANPI_GROUP_SILENT && !d.same_event ? "true" : "false"));
+    /* the incident's description follows the best report of its quake */
+    bool describes = (d.same_event && ev->hypocenter && *ev->hypocenter) || d.action == ANPI_GROUP_STRONGER;
+    if (describes) {
+        char *title = incident_title(ev);
+        json_t *vars = event_vars(ev, title);
+        push(a, title);
+        push(a, json_dumps(vars, JSON_COMPACT));
+        json_decref(vars);
+    } else {
+        push(a, NULL);
+        push(a, NULL);
+    }
+}
+
+static void
+plan_information(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affected, int64_t now)
+{
+    struct anpi_engine *e = j->e;
+    const struct anpi_event *ev = j->ev;
+    int64_t expiry = r->expiry_s > 0 ? r->expiry_s : e->cfg->incident_expiry_s;
+    if (event_base_time(ev) + expiry <= now) {
+        anpi_info(ANPI_LG_INCIDENT, "rule %s: event is older than the expiry; information not sent", r->id);
+        return;
+    }
+    char what[256];
+    snprintf(what, sizeof(what), "rule %s: information mail", r->id);
+    struct action *a = add_action(j,
+        "SELECT anpi_create_broadcast('info', NULL, NULL, $1, $2, $3::boolean, $4, $5, $6::jsonb,"
+        " '[]', NULL, 0, to_timestamp($7::double precision), $8::int[], $9::text[], NULL, NULL, 'engine')",
+        what);
+    if (!a)
+        return;
+    char *title = incident_title(ev);
+    json_t *vars = event_vars(ev, title);
+    char pf[512];
+    anpi_prefset_format(affected, pf, sizeof(pf));
+    json_object_set_new(vars, "affected_prefectures", json_string(pf));
+    /* once per rule, quake and kind of report: the flash report and the
+     * confirmed report each go out once, re-issues do not */
+    push(a, anpi_xasprintf("%s:%s:%s", r->id, ev->event_key && *ev->event_key ? ev->event_key : ev->doc_id,
+                           ev->kind ? ev->kind : ""));
+    push(a, anpi_xstrdup(r->id));
+    push(a, anpi_xstrdup(ev->status == ANPI_ST_ACTUAL ? "false" : "true"));
+    push(a, anpi_xstrdup(r->message.subject ? r->message.subject : ""));
+    push(a, anpi_xstrdup(r->message.text ? r->message.text : ""));
+    push(a, json_dumps(vars, JSON_COMPACT));
+    push(a, anpi_xasprintf("%lld", (long long)(now + expiry)));
+    push(a, prefset_pg(r->audience_affected_regions ? affected : r->audience_prefs));
+    push(a, text_array_pg(r->audience_groups, r->naudience_groups));
+    json_decref(vars);
+    free(title);
+}
+
+static void
+plan(struct ingest_job *j, const PGresult *res)
+{
+    struct anpi_engine *e = j->e;
+    anpi_prefset staff = parse_pg_int_array(PQgetvalue(res, 0, 0));
+    json_error_t jerr;
+    json_t *incidents = json_loads(PQgetvalue(res, 0, 1), 0, &jerr);
+    if (!incidents)
+        incidents = json_array();
+    int64_t now = anpi_now_ms() / 1000;
+    const struct anpi_ruleset *rs = e->rules;
+    for (size_t i = 0; rs && i < rs->nrules; i++) {
+        const struct anpi_rule *r = &rs->rules[i];
+        anpi_prefset affected = 0;
+        char why[512] = "";
+        if (!anpi_rule_match(r, j->ev, staff, &affected, why, sizeof(why))) {
+            anpi_debug(ANPI_LG_RULES, "rule %s: no match: %s", r->id, why);
+            continue;
+        }
+        anpi_info(ANPI_LG_RULES, "rule %s matches: %s", r->id, why);
+        if (r->opens_incident)
+            plan_incident(j, r, affected, incidents, now);
+        else
+            plan_information(j, r, affected, now);
+    }
+    json_decref(incidents);
+}
+
+static void
+run_action(struct ingest_job *j)
+{
+    if (j->iact == j->nacts) {
+        query(j, S_COMMIT, "COMMIT", 0, NULL);
+        return;
+    }
+    struct action *a = &j->acts[j->iact];
+    query(j, S_ACTION, a->sql, a->n, (const char *const *)a->p);
+}
+
+static void
+step_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct ingest_job *j = arg;
+    if (err) {
+        anpi_error(ANPI_LG_INCIDENT, "document %s: database step %d failed: %s",
+                   j->ev && j->ev->doc_id ? j->ev->doc_id : "?", j->step, err);
+        finish(j, 503, "database error; the document was not stored, send it again");
+        return;
+    }
+    const struct anpi_event *ev = j->ev;
+    switch (j->step) {
+    case S_BEGIN:
+        query(j, S_LOCK, "SELECT pg_advisory_xact_lock(" INGEST_LOCK ")", 0, NULL);
+        return;
+    case S_LOCK: {
+        const char *p[7] = { j->source, ev->doc_id, j->url, j->sha, j->body, j->replay ? "true" : "false",
+                             j->actor };
+        query(j, S_DOC,
+              "WITH d AS (INSERT INTO feed_documents (source, doc_id, url, sha256, body, replay)"
+              " VALUES ($1, $2, $3, $4, $5, $6::boolean)"
+              " ON CONFLICT (source, doc_id) DO NOTHING RETURNING id),"
+              " a AS (INSERT INTO audit_log (actor, action, object, detail)"
+              "  SELECT $7, 'feed.replay', 'document:' || d.id,"
+              "         jsonb_build_object('source', $1::text, 'doc_id', $2::text) FROM d WHERE $6::boolean)"
+              " SELECT id FROM d", 7, p);
+        return;
+    }
+    case S_DOC: {
+        if (PQntuples(res) == 0) {
+            /* stored before: nothing more to do, ever */
+            j->step = S_COMMIT;
+            anpi_db_conn_query(j->c, "COMMIT", 0, NULL, NULL, NULL);
+            anpi_info(ANPI_LG_FEED, "duplicate document %s/%s", j->source, ev->doc_id);
+            finish(j, 200, NULL);
+            return;
+        }
+        j->doc_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        json_t *detail = anpi_event_to_json(ev);
+        char *dj = json_dumps(detail, JSON_COMPACT);
+        json_decref(detail);
+        char doc[32];
+        snprintf(doc, sizeof(doc), "%lld", j->doc_id);
+        char *issued = epoch_param(ev->issued_at), *occurred = epoch_param(ev->occurred_at);
+        const char *p[13] = {
+            doc, anpi_event_type_name(ev->type), j->source, ev->kind ? ev->kind : "",
+            anpi_event_status_name(ev->status), anpi_info_type_name(ev->info_type),
+            ev->event_key ? ev->event_key : "", ev->serial ? ev->serial : "", ev->title ? ev->title : "",
+            issued, occurred, anpi_intensity_name(ev->max_intensity), dj,
+        };
+        query(j, S_EVENT,
+              "INSERT INTO events (document_id, type, source, kind, status, info_type, event_key,"
+              " serial, title, issued_at, occurred_at, max_intensity, detail)"
+              " VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision),"
+              " to_timestamp($11::double precision), $12, $13::jsonb) RETURNING id", 13, p);
+        free(dj);
+        free(issued);
+        free(occurred);
+        return;
+    }
+    case S_EVENT:
+        j->event_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        if (ev->info_type == ANPI_IT_CANCEL) {
+            char id[32];
+            snprintf(id, sizeof(id), "%lld", j->event_id);
+            const char *p[4] = { id, ev->event_key ? ev->event_key : "", ev->kind ? ev->kind : "",
+                                 ev->serial ? ev->serial : "" };
+            query(j, S_CANCEL, "SELECT anpi_cancel_event($1::bigint, $2, $3, $4)::text", 4, p);
+            return;
+        }
+        query(j, S_STATE, STATE_SQL, 0, NULL);
+        return;
+    case S_CANCEL:
+        anpi_info(ANPI_LG_INCIDENT, "cancellation %s: %s", ev->doc_id, PQgetvalue(res, 0, 0));
+        json_array_append_new(j->results, json_pack("{s:s, s:s}", "action", "cancel",
+                                                    "result", PQgetvalue(res, 0, 0)));
+        query(j, S_COMMIT, "COMMIT", 0, NULL);
+        return;
+    case S_STATE:
+        plan(j, res);
+        j->iact = 0;
+        run_action(j);
+        return;
+    case S_ACTION: {
+        const char *out = PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "";
+        json_error_t jerr;
+        json_t *o = json_loads(out, 0, &jerr);
+        json_array_append_new(j->results, json_pack("{s:s, s:o}", "action", j->acts[j->iact].what,
+                                                    "result", o ? o : json_string(out)));
+        j->iact++;
+        run_action(j);
+        return;
+    }
+    case S_COMMIT:
+        anpi_info(ANPI_LG_FEED, "stored document %s/%s as event %lld (%zu actions)", j->source,
+                  ev->doc_id, j->event_id, j->nacts);
+        finish(j, 202, NULL);
+        return;
+    }
+}
+
+static void
+on_conn(void *arg, struct anpi_db_conn *c)
+{
+    struct ingest_job *j = arg;
+    j->c = c;
+    query(j, S_BEGIN, "BEGIN", 0, NULL);
+}
+
+static void
+run_next(struct anpi_engine *e)
+{
+    if (e->ingest_busy || !e->ingest_head)
+        return;
+    struct ingest_job *j = e->ingest_head;
+    e->ingest_head = j->next;
+    if (!e->ingest_head)
+        e->ingest_tail = NULL;
+    e->ingest_busy = true;
+    anpi_db_acquire(e->db, on_conn, j);
+}
+
+/* Replay: every time in the document moves by one offset so that its
+ * report time is now (recorded sequences keep their spacing per document
+ * but are never stale). */
+static void
+shift_times(struct anpi_event *ev)
+{
+    int64_t ref = ev->issued_at ? ev->issued_at : ev->created_at;
+    if (!ref)
+        return;
+    int64_t off = anpi_now_ms() / 1000 - ref;
+    if (ev->issued_at)
+        ev->issued_at += off;
+    if (ev->occurred_at)
+        ev->occurred_at += off;
+    if (ev->created_at)
+        ev->created_at += off;
+}
+
+void
+anpi_ingest(struct anpi_engine *e, const char *source, const char *url, const char *body,
+            size_t len, bool replay, const char *actor, anpi_ingest_cb cb, void *arg)
+{
+    e->m.documents_received++;
+    struct anpi_ingest_result r = { .status = 400 };
+    if (strcmp(source, "jma") != 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "unknown feed source \"%.40s\" (known: jma)", source);
+        r.error = msg;
+        e->m.documents_rejected++;
+        cb(arg, &r);
+        return;
+    }
+    struct anpi_event *ev = NULL;
+    char err[512] = "";
+    int rc = anpi_jma_parse(body, len, &ev, err, sizeof(err));
+    if (rc != ANPI_OK) {
+        char msg[640];
+        snprintf(msg, sizeof(msg), "not a valid JMA XML document: %s", err[0] ? err : anpi_strerror(rc));
+        anpi_warn(ANPI_LG_FEED, "%s%s%s", msg, url ? " url=" : "", url ? url : "");
+        r.status = rc == ANPI_ETOOBIG ? 413 : 400;
+        r.error = msg;
+        e->m.documents_rejected++;
+        cb(arg, &r);
+        return;
+    }
+    if (replay)
+        shift_times(ev);
+    struct ingest_job *j = anpi_xcalloc(1, sizeof(*j));
+    j->e = e;
+    j->source = anpi_xstrdup(source);
+    j->url = url ? anpi_xstrdup(url) : NULL;
+    j->body = anpi_xstrndup(body, len);
+    j->len = len;
+    j->actor = anpi_xstrdup(actor ? actor : "feed");
+    j->replay = replay;
+    j->ev = ev;
+    j->cb = cb;
+    j->arg = arg;
+    j->results = json_array();
+    sha256_hex(body, len, j->sha);
+    if (e->ingest_tail)
+        e->ingest_tail->next = j;
+    else
+        e->ingest_head = j;
+    e->ingest_tail = j;
+    run_next(e);
+}

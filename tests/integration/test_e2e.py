@@ -1,0 +1,404 @@
+"""End-to-end: real JMA documents from ../shared/corpus become one incident,
+wait for approval, are mailed once per affected address through a real SMTP
+peer (Postfix's smtp-sink), and are answered through the public listener.
+
+Everything real: a private PostgreSQL 15 cluster, smtp-sink, anpid as built.
+The expected audience is computed here, independently of anpi's parser,
+from the documents themselves (xml.etree).  Prints TAP."""
+
+import glob
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SHARED = os.environ.get("ANPI_SHARED") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared")
+SRC = os.environ.get("ANPI_SOURCE_ROOT") or os.path.join(os.path.dirname(__file__), "..", "..")
+BUILD = os.environ.get("ANPI_BUILD_ROOT") or os.path.join(SRC, "build")
+OFFICIAL = os.path.join(SHARED, "corpus", "jma", "official-samples")
+
+RANK = {"1": 1, "2": 2, "3": 3, "4": 4, "5-": 5, "5+": 6, "6-": 7, "6+": 8, "7": 9}
+
+# Synthetic staff: names 試験 …, addresses under example.jp.  Prefectures:
+# 22 静岡, 13 東京, 12 千葉, 47 沖縄, 03 岩手, 04 宮城, 02 青森, 05 秋田,
+# 06 山形, 07 福島, 01 北海道.
+PEOPLE_CSV = """id,name,kana,emails,regions,groups
+D1,試験 当直一,しけん とうちょくいち,duty1@example.jp,13,duty-officers
+D2,試験 当直二,しけん とうちょくに,duty2@example.jp,47,duty-officers
+I1,試験 情報,しけん じょうほう,info@example.jp,47,info-recipients
+P22a,試験 静岡一,,shizuoka1@example.jp;shizuoka1.m@example.jp,22,本省/総務課
+P22b,試験 静岡二,,shizuoka2@example.jp,22,本省/総務課
+P13,試験 東京,,tokyo@example.jp,13,本省/人事課
+P12,試験 千葉,,chiba@example.jp,12,本省/人事課
+P47,試験 沖縄,,okinawa@example.jp,47,地方/沖縄
+P03,試験 岩手,,iwate@example.jp;iwate.m@example.jp,03,地方/東北
+P04,試験 宮城,,miyagi@example.jp,04,地方/東北
+P02,試験 青森,,aomori@example.jp,02,地方/東北
+P05,試験 秋田,,akita@example.jp,05,地方/東北
+P06,試験 山形,,yamagata@example.jp,06,地方/東北
+P07,試験 福島,,fukushima@example.jp,07,地方/東北
+P01,試験 北海道,,hokkaido@example.jp,01,地方/北海道
+"""
+PEOPLE = {}
+for line in PEOPLE_CSV.strip().splitlines()[1:]:
+    pid, name, _kana, emails, regions, groups = line.split(",")
+    PEOPLE[pid] = {"emails": emails.split(";"), "prefs": {int(r) for r in regions.split(";")},
+                   "groups": groups.split(";")}
+
+results = []
+
+
+def check(cond, what, detail=""):
+    results.append((bool(cond), what, detail))
+    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
+    if not cond and detail:
+        for line in str(detail).splitlines()[:30]:
+            print("#   " + line, flush=True)
+    return cond
+
+
+def local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def prefs_at_least(path, threshold):
+    """Prefecture codes whose MaxInt (or a city's 未入電 condition) reaches
+    the threshold, read straight from the document."""
+    root = ET.parse(path).getroot()
+    out = set()
+    for el in root.iter():
+        if local(el.tag) != "Pref":
+            continue
+        code = maxint = None
+        unreported = False
+        for c in el:
+            if local(c.tag) == "Code":
+                code = int(c.text.strip())
+            elif local(c.tag) == "MaxInt" and c.text:
+                maxint = c.text.strip()
+        for sub in el.iter():
+            if local(sub.tag) == "Condition" and sub.text and "未入電" in sub.text:
+                unreported = True
+        r = RANK.get(maxint, 0)
+        if unreported:
+            r = max(r, RANK["5-"])
+        if code and r >= RANK[threshold]:
+            out.add(code)
+    return out
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def push(api, path, replay=True):
+    return api.post("/api/v1/feeds/jma/documents" + ("?replay=1" if replay else ""),
+                    body=read(path), content_type="application/xml")
+
+
+def addresses_of(prefs):
+    return sorted(e for p in PEOPLE.values() if p["prefs"] & prefs for e in p["emails"])
+
+
+def safety_mails(sink):
+    """{address: count} of safety-check mails (those with a /r/ reply link)."""
+    out = {}
+    for rcpts, msg in sink.messages():
+        body = msg.get_body(preferencelist=("plain",))
+        text = body.get_content() if body else ""
+        if "/r/" in text:
+            for r in rcpts:
+                out[r] = out.get(r, 0) + 1
+    return out
+
+
+def links(sink, address, kind):
+    found = []
+    for rcpts, msg in sink.messages():
+        if address not in rcpts:
+            continue
+        body = msg.get_body(preferencelist=("plain",))
+        found += re.findall(r"(http://[0-9.:]+/%s/[A-Za-z0-9_-]+)" % kind, body.get_content())
+    return found
+
+
+def http(url, data=None):
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if data is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace"), dict(e.headers)
+
+
+def incidents(api):
+    status, j = api.get("/api/v1/incidents")
+    assert status == 200, (status, j)
+    return j["incidents"]
+
+
+def settle(anpid, sink, timeout=15):
+    """Wait until nothing is queued and the sink's count is stable."""
+    def quiet():
+        before = len(sink.files())
+        time.sleep(0.7)
+        status, h = anpid.api.get("/healthz")
+        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
+    harness.wait_for(quiet, timeout, what="deliveries to settle")
+
+
+def phase_shipped_pack(tmp):
+    """The shipped pack, unedited: the 2009 駿河湾 sequence (one EventID,
+    intensity 6-), a drill, a cancellation, a restart."""
+    suruga = sorted(glob.glob(os.path.join(OFFICIAL, "32-35_07_0*")))
+    check(len(suruga) >= 7, "corpus: the 2009 駿河湾 sequence is readable", suruga)
+    affected = set()
+    for p in suruga:
+        affected |= prefs_at_least(p, "5-")
+    staff_prefs = set().union(*(p["prefs"] for p in PEOPLE.values()))
+    affected &= staff_prefs
+    expect = addresses_of(affected)
+    check(affected and {22} <= affected, "oracle: 静岡県 is affected (%s)" % sorted(affected))
+
+    with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
+        csv_path = os.path.join(tmp, "people.csv")
+        with open(csv_path, "w", encoding="utf-8") as f:
+            f.write(PEOPLE_CSV)
+        cfg = harness.base_config(pg, sink, directory={"import": csv_path})
+        cfg["log"] = {"level": "info"}
+        anpid = harness.Anpid(BUILD, cfg, os.path.join(tmp, "a"), start=False)
+        rc, out = anpid.check()
+        check(rc == 0, "anpid --check accepts the config with the shipped packs", out)
+        anpid.start()
+        api = anpid.api
+
+        first = [push(api, p) for p in suruga]
+        check(all(s == 202 for s, _ in first), "every report of the sequence is stored (202)",
+              [(s, j) for s, j in first if s != 202])
+        inc = incidents(api)
+        check(len(inc) == 1 and inc[0]["status"] == "pending_approval",
+              "exactly one incident, waiting for approval", inc)
+        iid = inc[0]["id"]
+        check(inc[0]["key"] == "quake-safety-check:20090811050711", "incident key is rule + EventID",
+              inc[0]["key"])
+        reasons = [e["reason"] for e in inc[0]["events"]]
+        check(all(reasons), "each grouping decision carries its reason", reasons)
+
+        settle(anpid, sink)
+        check(not safety_mails(sink), "nothing sent to staff before approval", safety_mails(sink))
+        officers = sorted(links(sink, "duty1@example.jp", "a"))
+        check(len(officers) >= 2, "the duty officer got approve/reject links", officers)
+
+        again = [push(api, p) for p in suruga]
+        check(all(s == 200 and j.get("duplicate") for s, j in again),
+              "the same documents again are duplicates (200)", again[:2])
+
+        drill = os.path.join(OFFICIAL, "32-35_01_03_240613_VXSE53.xml")
+        s, j = push(api, drill)
+        check(s == 202 and len(incidents(api)) == 1, "a drill (訓練) document opens no incident",
+              incidents(api))
+
+        # restart mid-way: nothing lost, nothing repeated
+        anpid.kill9()
+        mails_before = len(sink.files())
+        anpid.start()
+        inc = incidents(api)
+        check(len(inc) == 1 and inc[0]["status"] == "pending_approval",
+              "after kill -9 and restart the incident is still pending", inc)
+        time.sleep(2)
+        check(len(sink.files()) == mails_before, "the restart sent nothing again",
+              (mails_before, len(sink.files())))
+
+        # approve through the officer's link: GET shows a form, POST decides
+        approve = [u for u in links(sink, "duty1@example.jp", "a")][0]
+        s, page, _ = http(approve)
+        check(s == 200 and "<form" in page and inc[0]["status"] == "pending_approval",
+              "GET on the approval link only shows a confirmation form", s)
+        check(incidents(api)[0]["status"] == "pending_approval", "the GET changed nothing")
+        # the first link in the mail is the approve link
+        s, page, _ = http(approve, data=b"comment=%E7%A2%BA%E8%AA%8D")
+        inc = incidents(api)
+        check(s == 200 and inc[0]["status"] in ("approved", "dispatched"),
+              "POST on the approval link approves", (s, inc[0]["status"], page[-400:]))
+        dec = inc[0]["approvals"][0]["decisions"]
+        check(dec and dec[0]["by"] == "person:D1" and dec[0]["via"] == "link" and dec[0]["from"],
+              "the decision records who, how and from where", dec)
+        s, j = api.post("/api/v1/incidents/%d/approve" % iid, body=b'{"comment":"again"}',
+                        content_type="application/json")
+        check(s == 409, "a second approval of the same round is refused (409)", (s, j))
+
+        settle(anpid, sink)
+        got = safety_mails(sink)
+        check(sorted(got) == expect and all(n == 1 for n in got.values()),
+              "exactly one safety mail per affected address, none to others",
+              "expected %s\ngot %s" % (expect, got))
+        bid = inc[0]["broadcasts"][0] if inc[0]["broadcasts"] else None
+        check(bid is not None, "the incident lists its broadcast", inc[0])
+        s, b = api.get("/api/v1/broadcasts/%d" % bid)
+        check(s == 200 and b["deliveries"]["sent"] == len(expect) and b["unanswered"] == b["recipients"],
+              "tally: every delivery sent, nobody answered yet", b)
+
+        # answers through the public listener
+        link1 = links(sink, "shizuoka1@example.jp", "r")[0]
+        link2 = links(sink, "shizuoka2@example.jp", "r")[0]
+        s, page, hdr = http(link1)
+        check(s == 200 and 'name="safety"' in page and "<script" not in page.lower()
+              and hdr.get("Cache-Control") == "no-store" and "Set-Cookie" not in hdr,
+              "the reply page is a plain form, no-store, no cookie", (s, hdr))
+        form = urllib.parse.urlencode({"safety": "無事", "attend": "出勤可能"}).encode()
+        s1, _, _ = http(link1, form)
+        s2, _, _ = http(link2, urllib.parse.urlencode({"safety": "軽傷"}).encode())
+        s, b = api.get("/api/v1/broadcasts/%d" % bid)
+        check(s1 == 200 and s2 == 200 and b["answered"] == 2
+              and b["answers"]["safety"] == {"無事": 1, "軽傷": 1, "重傷": 0}
+              and b["answers"]["attend"]["出勤可能"] == 1,
+              "answers change the tally", b)
+        http(link1, urllib.parse.urlencode({"safety": "重傷"}).encode())
+        s, b = api.get("/api/v1/broadcasts/%d" % bid)
+        s, page, _ = http(link1)
+        check(b["answered"] == 2 and b["answers"]["safety"] == {"無事": 0, "軽傷": 1, "重傷": 1}
+              and page.count("safety: ") >= 2,
+              "a changed answer replaces the count and keeps the history", b["answers"])
+
+        forged = link1[:-3] + ("AAA" if not link1.endswith("AAA") else "BBB")
+        s, _, _ = http(forged)
+        check(s == 404, "a forged reply token gets 404", s)
+        s, page, _ = http(link1, urllib.parse.urlencode({"safety": "元気"}).encode())
+        s2, b2 = api.get("/api/v1/broadcasts/%d" % bid)
+        check(s == 400 and b2["answers"] == b["answers"], "an unknown choice is refused and changes nothing",
+              (s, b2["answers"]))
+
+        # repeated documents after dispatch send nothing
+        mails = len(sink.files())
+        for p in suruga:
+            push(api, p)
+        settle(anpid, sink)
+        check(len(sink.files()) == mails, "repeated reports after dispatch mail nobody",
+              (mails, len(sink.files())))
+
+        # a cancellation (取消) of an unapproved incident closes it, sends nothing
+        s1, _ = push(api, os.path.join(SRC, "examples", "feeds", "07_VXSE51.xml"))
+        opened = [i for i in incidents(api) if i["id"] != iid]
+        s2, _ = push(api, os.path.join(SRC, "examples", "feeds", "08_VXSE51.xml"))
+        closed = [i for i in incidents(api) if i["id"] != iid]
+        check(s1 == 202 and s2 == 202 and len(opened) == 1 and opened[0]["status"] == "pending_approval"
+              and closed[0]["status"] == "closed", "取消 closes the unapproved incident",
+              (opened, closed))
+        settle(anpid, sink)
+        check("hokkaido@example.jp" not in safety_mails(sink), "the cancelled incident mailed nobody")
+        s, j = api.post("/api/v1/incidents/%d/approve" % closed[0]["id"], body=b"{}",
+                        content_type="application/json")
+        check(s == 409, "a closed incident cannot be approved", (s, j))
+
+        # bad input changes nothing
+        s, j = api.post("/api/v1/feeds/jma/documents", body=b"<Report><Control>",
+                        content_type="application/xml")
+        check(s == 400 and "error" in j, "a malformed document gets 400 with a message", j)
+        bad = PEOPLE_CSV + "X9,試験 不正,,not-an-address,99,\n"
+        s, j = api.post("/api/v1/people/import", body=bad.encode(), content_type="text/csv")
+        check(s == 400 and any("line 17" in e for e in j.get("errors", [])),
+              "a CSV with a bad row is refused with its line number", j)
+        s, j = api.get("/api/v1/broadcasts/%d" % bid)
+        check(j["recipients"] == b["recipients"], "…and nothing was applied")
+        s, j = harness.Api(anpid.admin_url, "wrong-token-0123456789").get("/api/v1/incidents")
+        check(s == 401, "a wrong API token gets 401", s)
+
+        rc = anpid.stop()
+        check(rc == 0, "anpid stops cleanly on SIGTERM", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
+
+
+def phase_aftershocks(tmp):
+    """JMA's 2010-07-05 sample: two quakes a minute apart in 岩手県
+    (EventIDs 20100705065511 and 20100705065610), interleaved reports,
+    with a threshold-4 rule: one incident; officers are told; newly affected
+    prefectures add only their people, behind the same gate."""
+    seq = sorted(glob.glob(os.path.join(OFFICIAL, "32-35_08_0*")))
+    check(len(seq) >= 7, "corpus: the 2010-07-05 sequence is readable", seq)
+    with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
+        csv_path = os.path.join(tmp, "people.csv")
+        with open(csv_path, "w", encoding="utf-8") as f:
+            f.write(PEOPLE_CSV)
+        rules = os.path.join(SRC, "tests", "integration", "rules", "aftershock-4.yaml")
+        cfg = harness.base_config(pg, sink, directory={"import": csv_path}, rules={"paths": [rules]})
+        cfg["log"] = {"level": "info"}
+        anpid = harness.Anpid(BUILD, cfg, os.path.join(tmp, "b"))
+        api = anpid.api
+        staff = set().union(*(p["prefs"] for p in PEOPLE.values()))
+        # main shock first: the first report that reaches 4
+        first = None
+        for p in seq:
+            s, j = push(api, p)
+            if incidents(api):
+                first = p
+                break
+        check(first is not None, "a report at intensity 4 opened an incident", first)
+        inc = incidents(api)
+        iid = inc[0]["id"]
+        s, j = api.post("/api/v1/incidents/%d/approve" % iid, body=b'{"comment":"ok","by":"tester"}',
+                        content_type="application/json")
+        check(s == 200 and j.get("approval_status") == "approved", "approved through the API", j)
+        settle(anpid, sink)
+        round1 = prefs_at_least(first, "4") & staff
+        got = safety_mails(sink)
+        check(sorted(got) == addresses_of(round1), "round 1 mailed the first report's prefectures",
+              (sorted(got), addresses_of(round1)))
+
+        for p in seq[seq.index(first) + 1:]:
+            push(api, p)
+        inc = incidents(api)
+        check(len(inc) == 1, "every report of both quakes joined one incident", inc)
+        keys = set(inc[0]["event_keys"])
+        check({"20100705065511", "20100705065610"} <= keys, "both EventIDs are in the incident", keys)
+        decisions = {e["decision"] for e in inc[0]["events"]}
+        check("add_prefs" in decisions or "silent" in decisions, "later reports joined, with reasons",
+              [(e["decision"], e["reason"]) for e in inc[0]["events"]])
+        allp = set()
+        for p in seq:
+            allp |= prefs_at_least(p, "4")
+        newp = (allp & staff) - round1
+        pending = [a for a in inc[0]["approvals"] if a["status"] == "pending"]
+        if newp:
+            check(len(pending) == 1 and set(pending[0]["prefectures"]) >= newp,
+                  "newly affected prefectures wait behind the gate", inc[0]["approvals"])
+            settle(anpid, sink)
+            check(safety_mails(sink) == got, "nothing more was mailed before that approval")
+            s, j = api.post("/api/v1/incidents/%d/approve" % iid, body=b"{}", content_type="application/json")
+            settle(anpid, sink)
+        final = safety_mails(sink)
+        want = addresses_of(allp & staff)
+        check(sorted(final) == want and all(n == 1 for n in final.values()),
+              "every affected address got exactly one mail; nobody twice",
+              "want %s\ngot %s" % (want, final))
+        anpid.stop()
+
+
+def main():
+    phases = [phase_shipped_pack, phase_aftershocks]
+    for ph in phases:
+        with tempfile.TemporaryDirectory(prefix="anpi-e2e-") as tmp:
+            os.chmod(tmp, 0o755)
+            try:
+                ph(tmp)
+            except Exception:
+                check(False, "%s ran to the end" % ph.__name__, traceback.format_exc())
+    print("1..%d" % len(results))
+    failed = sum(1 for ok, _, _ in results if not ok)
+    print("# %d passed, %d failed" % (len(results) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
