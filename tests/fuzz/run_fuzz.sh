@@ -3,7 +3,7 @@
 # time.  New inputs go to a temporary directory so the seed corpus in the
 # tree is never modified.
 set -eu
-fuzzer=$1 seeds=$2 secs=$3
+fuzzer=$(realpath "$1") seeds=$(realpath "$2") secs=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

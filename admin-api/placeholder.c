@@ -1,1 +1,0 @@
-typedef int anpi_api_placeholder_t;

@@ -1,1 +1,0 @@
-typedef int anpi_channels_placeholder_t;

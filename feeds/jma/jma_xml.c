@@ -1,0 +1,686 @@
+/* jma_xml.c - JMA 気象庁防災情報XML telegram -> struct anpi_event.
+ *
+ * Elements are matched by namespace URI and local name, walking fixed paths
+ * from the root (FEEDS.md §1.2): Control/Title and Head/Title share a local
+ * name, so nothing is ever looked up "anywhere in the document".
+ *
+ * Hostile input: the document is size-capped before libxml2 sees it; the
+ * parser runs without XML_PARSE_NOENT, DTDLOAD, DTDVALID or HUGE and with
+ * NONET; any DOCTYPE stops the parse at once from the SAX internalSubset
+ * hook (before a single entity declaration is read), so entity expansion
+ * attacks never start; libxml2's default depth limit (256) applies.
+ *
+ * Head fields are strict (a telegram whose identity or times cannot be read
+ * is rejected).  Detail fields (coordinate, magnitude, intensities) are
+ * lenient: an unreadable value stays "unknown" rather than dropping a
+ * quake report that people's safety may hang on. */
+#include "feeds/jma/jma_xml.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/SAX2.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "engine/anpi.h"
+#include "feeds/jma/iso8601.h"
+
+#define NS_JMX  "http://xml.kishou.go.jp/jmaxml1/"
+#define NS_IB   "http://xml.kishou.go.jp/jmaxml1/informationBasis1/"
+#define NS_EB   "http://xml.kishou.go.jp/jmaxml1/elementBasis1/"
+#define NS_BODY "http://xml.kishou.go.jp/jmaxml1/body/"
+#define NS_METE "http://xml.kishou.go.jp/jmaxml1/body/meteorology1/"
+
+static void ANPI_PRINTF(3, 4)
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- small DOM helpers ------------------------------------------------ */
+
+static int
+is_elem(const xmlNode *n, const char *ns, const char *name)
+{
+    if (!n || n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, name) != 0)
+        return 0;
+    if (!ns)
+        return 1;
+    return n->ns && n->ns->href && strcmp((const char *)n->ns->href, ns) == 0;
+}
+
+/* First element child `name` in namespace `ns`. */
+static xmlNode *
+child(const xmlNode *parent, const char *ns, const char *name)
+{
+    if (!parent)
+        return NULL;
+    for (xmlNode *n = parent->children; n; n = n->next)
+        if (is_elem(n, ns, name))
+            return n;
+    return NULL;
+}
+
+static xmlNode *
+next_sibling(const xmlNode *n, const char *ns, const char *name)
+{
+    for (n = n->next; n; n = n->next)
+        if (is_elem(n, ns, name))
+            return (xmlNode *)n;
+    return NULL;
+}
+
+static int
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Text content with ASCII whitespace trimmed ("<MaxInt>4 </MaxInt>"); a new
+ * string, or NULL when the element is absent. */
+static char *
+node_text(const xmlNode *n)
+{
+    if (!n)
+        return NULL;
+    xmlChar *c = xmlNodeGetContent(n);
+    if (!c)
+        return anpi_xstrdup("");
+    const char *s = (const char *)c;
+    while (is_space(*s))
+        s++;
+    size_t len = strlen(s);
+    while (len && is_space(s[len - 1]))
+        len--;
+    char *r = anpi_xstrndup(s, len);
+    xmlFree(c);
+    return r;
+}
+
+static char *
+attr_text(const xmlNode *n, const char *name)
+{
+    if (!n)
+        return NULL;
+    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
+    if (!v)
+        return NULL;
+    char *r = anpi_xstrdup((const char *)v);
+    xmlFree(v);
+    return r;
+}
+
+/* ---- value parsers ---------------------------------------------------- */
+
+/* Unsigned decimal "12", "40.2" at *p; advances *p.  Mantissa and scale are
+ * exact doubles and IEEE division rounds correctly, so the result equals
+ * strtod's without its locale dependence. */
+static int
+parse_udecimal(const char **p, double *out, int *had_frac)
+{
+    const char *s = *p;
+    int64_t mant = 0;
+    int nd = 0, frac = 0;
+    while (*s >= '0' && *s <= '9') {
+        if (++nd > 15)
+            return -1;
+        mant = mant * 10 + (*s++ - '0');
+    }
+    if (nd == 0)
+        return -1;
+    if (*s == '.') {
+        s++;
+        if (*s < '0' || *s > '9')
+            return -1;
+        while (*s >= '0' && *s <= '9') {
+            if (++nd > 15)
+                return -1;
+            mant = mant * 10 + (*s++ - '0');
+            frac++;
+        }
+    }
+    double scale = 1;
+    for (int i = 0; i < frac; i++)
+        scale *= 10;
+    *out = (double)mant / scale;
+    if (had_frac)
+        *had_frac = frac > 0;
+    *p = s;
+    return 0;
+}
+
+static double
+parse_magnitude(const char *s)
+{
+    if (!s || strcmp(s, "NaN") == 0)
+        return NAN;
+    int neg = 0;
+    if (*s == '-' || *s == '+')
+        neg = *s++ == '-';
+    double v;
+    if (parse_udecimal(&s, &v, NULL) != 0 || *s)
+        return NAN;
+    return neg ? -v : v;
+}
+
+static int
+parse_signed_part(const char **p, double *v)
+{
+    char sign = **p;
+    if (sign != '+' && sign != '-')
+        return -1;
+    (*p)++;
+    if (parse_udecimal(p, v, NULL) != 0)
+        return -1;
+    if (sign == '-')
+        *v = -*v;
+    return 0;
+}
+
+/* DDMM / DDDMM (degrees and minutes) -> degrees. */
+static double
+degmin_to_deg(double v)
+{
+    double a = fabs(v);
+    double deg = floor(a / 100);
+    double r = deg + (a - deg * 100) / 60;
+    return v < 0 ? -r : r;
+}
+
+int
+anpi_jma_parse_coordinate(const char *s, int degmin, double *lat, double *lon, int *depth_km)
+{
+    if (!s)
+        return ANPI_EPARSE;
+    while (is_space(*s))
+        s++;
+    double la, lo;
+    if (parse_signed_part(&s, &la) != 0 || parse_signed_part(&s, &lo) != 0)
+        return ANPI_EPARSE;
+    int depth = -1;
+    if (*s == '+' || *s == '-') {
+        /* Height in metres, negative below the surface; "+0" = ごく浅い. */
+        char sign = *s++;
+        double m;
+        int frac;
+        if (parse_udecimal(&s, &m, &frac) != 0 || frac || m > 1e7)
+            return ANPI_EPARSE;
+        depth = sign == '-' ? (int)lround(m / 1000.0) : 0;
+    }
+    if (*s != '/')
+        return ANPI_EPARSE;
+    s++;
+    while (is_space(*s))
+        s++;
+    if (*s)
+        return ANPI_EPARSE;
+    if (degmin) {
+        la = degmin_to_deg(la);
+        lo = degmin_to_deg(lo);
+    }
+    if (fabs(la) > 90 || fabs(lo) > 180)
+        return ANPI_EPARSE;
+    *lat = la;
+    *lon = lo;
+    *depth_km = depth;
+    return ANPI_OK;
+}
+
+/* ---- data type codes -------------------------------------------------- */
+
+static const struct {
+    const char *title;
+    const char *kind;
+} kinds[] = {
+    { "震度速報", "VXSE51" },
+    { "震源に関する情報", "VXSE52" },
+    { "震源・震度に関する情報", "VXSE53" },
+    { "地震の活動状況等に関する情報", "VXSE56" },
+    { "地震回数に関する情報", "VXSE60" },
+    { "顕著な地震の震源要素更新のお知らせ", "VXSE61" },
+    { "長周期地震動に関する観測情報", "VXSE62" },
+    { "緊急地震速報配信テスト", "VXSE42" },
+    { "緊急地震速報（警報）", "VXSE43" },
+    { "緊急地震速報（予報）", "VXSE44" },
+    { "緊急地震速報（地震動予報）", "VXSE45" },
+    { "津波警報・注意報・予報a", "VTSE41" },
+    { "津波情報a", "VTSE51" },
+    { "沖合の津波観測に関する情報", "VTSE52" },
+    { "地震・津波に関するお知らせ", "VZSE40" },
+    { "南海トラフ地震臨時情報", "VYSE50" },
+    { "北海道・三陸沖後発地震注意情報", "VYSE60" },
+    { "噴火速報", "VFVO56" },
+    { "全般台風情報", "VPTI50" },
+    { "全般台風情報（定型）", "VPTI51" },
+    { "全般台風情報（詳細）", "VPTI52" },
+};
+
+const char *
+anpi_jma_kind(const char *control_title, const char *info_kind)
+{
+    (void)info_kind;  /* every title we know maps to one code on its own */
+    if (!control_title)
+        return "";
+    for (size_t i = 0; i < ANPI_ARRAY_LEN(kinds); i++)
+        if (strcmp(kinds[i].title, control_title) == 0)
+            return kinds[i].kind;
+    return "";
+}
+
+static enum anpi_event_type
+type_of(const char *kind, const char *body_ns)
+{
+    static const char *const quake[] = { "VXSE51", "VXSE52", "VXSE53", "VXSE61", "VXSE62" };
+    for (size_t i = 0; i < ANPI_ARRAY_LEN(quake); i++)
+        if (strcmp(kind, quake[i]) == 0)
+            return ANPI_EV_EARTHQUAKE;
+    if (strncmp(kind, "VXSE4", 5) == 0)
+        return ANPI_EV_EEW;
+    if (strncmp(kind, "VTSE", 4) == 0)
+        return ANPI_EV_TSUNAMI;
+    if (strncmp(kind, "VP", 2) == 0 || strcmp(body_ns, NS_METE) == 0)
+        return ANPI_EV_WEATHER;
+    return ANPI_EV_UNKNOWN;
+}
+
+/* ---- intensity -------------------------------------------------------- */
+
+/* The stronger of two intensities; on equal rank a received 5- beats the
+ * "at least 5-, not received" marker. */
+static enum anpi_intensity
+stronger(enum anpi_intensity a, enum anpi_intensity b)
+{
+    int ra = anpi_intensity_rank(a), rb = anpi_intensity_rank(b);
+    if (ra != rb)
+        return ra > rb ? a : b;
+    return a == ANPI_INT_5L_UNREPORTED ? b : a;
+}
+
+static enum anpi_intensity
+intensity_of(const xmlNode *n)
+{
+    char *t = node_text(n);
+    enum anpi_intensity v = ANPI_INT_NONE;
+    if (t && anpi_intensity_parse(t, &v) != 0)
+        v = ANPI_INT_NONE;
+    free(t);
+    return v;
+}
+
+/* "03" -> 3; 0 when not a JIS X 0401 code. */
+static int
+pref_code(const char *s, size_t n)
+{
+    if (!s || strlen(s) < n)
+        return 0;
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v >= 1 && v <= ANPI_PREF_COUNT ? v : 0;
+}
+
+static void
+add_city(struct anpi_event *ev, size_t *cap, const xmlNode *city, const char *ns, int pref)
+{
+    char *code = node_text(child(city, ns, "Code"));
+    char *name = node_text(child(city, ns, "Name"));
+    char *cond = node_text(child(city, ns, "Condition"));
+    enum anpi_intensity v = intensity_of(child(city, ns, "MaxInt"));
+    /* A city with 未入電 has at least one station that measured 5- or more
+     * but could not report it: never rank it below 5-, with or without a
+     * MaxInt from its other stations (大蔵村 has MaxInt 4 plus the
+     * Condition; 羽後町 only the Condition). */
+    if (cond && strcmp(cond, "震度５弱以上未入電") == 0 &&
+        anpi_intensity_rank(v) < anpi_intensity_rank(ANPI_INT_5L))
+        v = ANPI_INT_5L_UNREPORTED;
+    free(cond);
+    if (ev->ncities == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        ev->cities = anpi_xrealloc(ev->cities, *cap * sizeof(*ev->cities));
+    }
+    struct anpi_city_intensity *c = &ev->cities[ev->ncities++];
+    c->pref = pref_code(code, 2);
+    if (!c->pref)
+        c->pref = pref;
+    c->code = code ? code : anpi_xstrdup("");
+    c->name = name ? name : anpi_xstrdup("");
+    c->intensity = v;
+    if (c->pref)
+        ev->pref_intensity[c->pref] = stronger(ev->pref_intensity[c->pref], v);
+}
+
+static void
+read_observation(struct anpi_event *ev, const xmlNode *obs, const char *ns)
+{
+    size_t cap = 0;
+    ev->max_intensity = stronger(ev->max_intensity, intensity_of(child(obs, ns, "MaxInt")));
+    for (xmlNode *p = child(obs, ns, "Pref"); p; p = next_sibling(p, ns, "Pref")) {
+        char *code = node_text(child(p, ns, "Code"));
+        int pc = pref_code(code, 2);
+        free(code);
+        enum anpi_intensity pi = intensity_of(child(p, ns, "MaxInt"));
+        for (xmlNode *a = child(p, ns, "Area"); a; a = next_sibling(a, ns, "Area")) {
+            pi = stronger(pi, intensity_of(child(a, ns, "MaxInt")));
+            for (xmlNode *c = child(a, ns, "City"); c; c = next_sibling(c, ns, "City"))
+                add_city(ev, &cap, c, ns, pc);
+        }
+        if (pc)
+            ev->pref_intensity[pc] = stronger(ev->pref_intensity[pc], pi);
+        ev->max_intensity = stronger(ev->max_intensity, pi);
+    }
+    for (int p = 1; p <= ANPI_PREF_COUNT; p++)
+        ev->max_intensity = stronger(ev->max_intensity, ev->pref_intensity[p]);
+}
+
+/* EEW: the forecast range for the whole event ("5-" to "6-"; To may be
+ * "over" = 程度以上, then From is the best we know). */
+static void
+read_forecast(struct anpi_event *ev, const xmlNode *fc, const char *ns)
+{
+    const xmlNode *fi = child(fc, ns, "ForecastInt");
+    ev->max_intensity = stronger(ev->max_intensity, intensity_of(child(fi, ns, "From")));
+    ev->max_intensity = stronger(ev->max_intensity, intensity_of(child(fi, ns, "To")));
+}
+
+static int
+read_earthquake(struct anpi_event *ev, const xmlNode *eq, const char *ns, char *err,
+                size_t errlen)
+{
+    char *ot = node_text(child(eq, ns, "OriginTime"));
+    if (ot && *ot && anpi_iso8601_parse(ot, &ev->occurred_at) != 0) {
+        set_err(err, errlen, "Body/Earthquake/OriginTime: bad date-time '%.40s'", ot);
+        free(ot);
+        return ANPI_EPARSE;
+    }
+    free(ot);
+    const xmlNode *area = child(child(eq, ns, "Hypocenter"), ns, "Area");
+    if (area) {
+        free(ev->hypocenter);
+        ev->hypocenter = node_text(child(area, ns, "Name"));
+        free(ev->hypocenter_code);
+        ev->hypocenter_code = node_text(child(area, ns, "Code"));
+        const xmlNode *co = child(area, NS_EB, "Coordinate");
+        if (co) {
+            char *txt = node_text(co);
+            char *type = attr_text(co, "type");
+            int degmin = type && strstr(type, "度分") != NULL;
+            double la, lo;
+            int d;
+            if (anpi_jma_parse_coordinate(txt, degmin, &la, &lo, &d) == 0) {
+                ev->lat = la;
+                ev->lon = lo;
+                ev->depth_km = d;
+            }
+            free(type);
+            free(txt);
+        }
+    }
+    const xmlNode *mag = child(eq, NS_EB, "Magnitude");
+    if (mag) {
+        char *txt = node_text(mag);
+        char *cond = attr_text(mag, "condition");
+        ev->magnitude = cond && strcmp(cond, "不明") == 0 ? NAN : parse_magnitude(txt);
+        free(cond);
+        free(txt);
+        char *desc = attr_text(mag, "description");
+        if (desc) {
+            free(ev->magnitude_text);
+            ev->magnitude_text = desc;
+        }
+    }
+    return ANPI_OK;
+}
+
+/* ---- the document ----------------------------------------------------- */
+
+struct parse_state {
+    int doctype;
+};
+
+/* SAX hook: a DOCTYPE is never legitimate in a JMA telegram; stop before
+ * its internal subset (and any entity declaration) is read. */
+static void
+on_doctype(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
+{
+    (void)name;
+    (void)eid;
+    (void)sid;
+    xmlParserCtxtPtr ctxt = ctx;
+    struct parse_state *st = ctxt->_private;
+    st->doctype = 1;
+    xmlStopParser(ctxt);
+}
+
+/* Element `name` under parent, required in namespace ns.  Tells apart
+ * "missing" from "present in the wrong namespace". */
+static xmlNode *
+need(const xmlNode *parent, const char *ns, const char *path, const char *name, char *err,
+     size_t errlen)
+{
+    xmlNode *n = child(parent, ns, name);
+    if (n)
+        return n;
+    xmlNode *other = child(parent, NULL, name);
+    if (other)
+        set_err(err, errlen, "%s in namespace '%.80s', expected '%s'", path,
+                other->ns && other->ns->href ? (const char *)other->ns->href : "",
+                ns);
+    else
+        set_err(err, errlen, "%s missing", path);
+    return NULL;
+}
+
+static char *
+need_text(const xmlNode *parent, const char *ns, const char *path, const char *name,
+          char *err, size_t errlen)
+{
+    xmlNode *n = need(parent, ns, path, name, err, errlen);
+    return n ? node_text(n) : NULL;
+}
+
+static int
+status_of(const char *s, enum anpi_event_status *out)
+{
+    if (strcmp(s, "通常") == 0)
+        *out = ANPI_ST_ACTUAL;
+    else if (strcmp(s, "訓練") == 0)
+        *out = ANPI_ST_EXERCISE;
+    else if (strcmp(s, "試験") == 0)
+        *out = ANPI_ST_TEST;
+    else
+        return ANPI_EPARSE;
+    return ANPI_OK;
+}
+
+static int
+info_type_of(const char *s, enum anpi_info_type *out)
+{
+    if (strcmp(s, "発表") == 0)
+        *out = ANPI_IT_ISSUE;
+    else if (strcmp(s, "訂正") == 0)
+        *out = ANPI_IT_CORRECTION;
+    else if (strcmp(s, "取消") == 0)
+        *out = ANPI_IT_CANCEL;
+    else if (strcmp(s, "遅延") == 0)
+        *out = ANPI_IT_DELAY;
+    else
+        return ANPI_EPARSE;
+    return ANPI_OK;
+}
+
+static int
+parse_report(const xmlNode *root, struct anpi_event *ev, char *err, size_t errlen)
+{
+    int rc = ANPI_EPARSE;
+    char *dt = NULL, *status = NULL, *rdt = NULL, *info = NULL, *tdt = NULL;
+
+    const xmlNode *control = need(root, NS_JMX, "Control", "Control", err, errlen);
+    const xmlNode *head = need(root, NS_IB, "Head", "Head", err, errlen);
+    if (!control || !head)
+        return ANPI_EPARSE;
+    if (!(ev->title = need_text(control, NS_JMX, "Control/Title", "Title", err, errlen)) ||
+        !(dt = need_text(control, NS_JMX, "Control/DateTime", "DateTime", err, errlen)) ||
+        !(status = need_text(control, NS_JMX, "Control/Status", "Status", err, errlen)) ||
+        !(rdt = need_text(head, NS_IB, "Head/ReportDateTime", "ReportDateTime", err, errlen)) ||
+        !(ev->event_key = need_text(head, NS_IB, "Head/EventID", "EventID", err, errlen)) ||
+        !(info = need_text(head, NS_IB, "Head/InfoType", "InfoType", err, errlen)))
+        goto out;
+    if (status_of(status, &ev->status) != 0) {
+        set_err(err, errlen, "Control/Status: unknown value '%.40s'", status);
+        goto out;
+    }
+    if (info_type_of(info, &ev->info_type) != 0) {
+        set_err(err, errlen, "Head/InfoType: unknown value '%.40s'", info);
+        goto out;
+    }
+    if (anpi_iso8601_parse(dt, &ev->created_at) != 0) {
+        set_err(err, errlen, "Control/DateTime: bad date-time '%.40s'", dt);
+        goto out;
+    }
+    if (anpi_iso8601_parse(rdt, &ev->issued_at) != 0) {
+        set_err(err, errlen, "Head/ReportDateTime: bad date-time '%.40s'", rdt);
+        goto out;
+    }
+    ev->serial = node_text(child(head, NS_IB, "Serial"));
+    if (!ev->serial)
+        ev->serial = anpi_xstrdup("");
+    ev->info_kind = node_text(child(head, NS_IB, "InfoKind"));
+    if (!ev->info_kind)
+        ev->info_kind = anpi_xstrdup("");
+    ev->headline = node_text(child(child(head, NS_IB, "Headline"), NS_IB, "Text"));
+    if (!ev->headline)
+        ev->headline = anpi_xstrdup("");
+    ev->kind = anpi_xstrdup(anpi_jma_kind(ev->title, ev->info_kind));
+    ev->doc_id = anpi_xasprintf("%s/%s/%s/%s/%s", ev->title, ev->event_key, ev->serial, info, dt);
+
+    const xmlNode *body = child(root, NULL, "Body");
+    if (!body) {
+        set_err(err, errlen, "Body missing");
+        goto out;
+    }
+    const char *bns = body->ns && body->ns->href ? (const char *)body->ns->href : "";
+    if (strncmp(bns, NS_BODY, strlen(NS_BODY)) != 0) {
+        set_err(err, errlen, "Body in namespace '%.80s', expected '%s...'", bns, NS_BODY);
+        goto out;
+    }
+    ev->type = type_of(ev->kind, bns);
+
+    const xmlNode *eq = child(body, bns, "Earthquake");
+    if (eq && read_earthquake(ev, eq, bns, err, errlen) != 0)
+        goto out;
+    /* VXSE51 has no Earthquake: the time the shaking was observed is the
+     * best origin time we have. */
+    tdt = node_text(child(head, NS_IB, "TargetDateTime"));
+    if (!eq && strcmp(ev->kind, "VXSE51") == 0 && tdt && *tdt &&
+        anpi_iso8601_parse(tdt, &ev->occurred_at) != 0) {
+        set_err(err, errlen, "Head/TargetDateTime: bad date-time '%.40s'", tdt);
+        goto out;
+    }
+    const xmlNode *intensity = child(body, bns, "Intensity");
+    const xmlNode *obs = child(intensity, bns, "Observation");
+    if (obs)
+        read_observation(ev, obs, bns);
+    const xmlNode *fc = child(intensity, bns, "Forecast");
+    if (fc)
+        read_forecast(ev, fc, bns);
+    /* event.h promises "" rather than NULL for absent texts. */
+    if (!ev->magnitude_text)
+        ev->magnitude_text = anpi_xstrdup("");
+    if (!ev->hypocenter)
+        ev->hypocenter = anpi_xstrdup("");
+    if (!ev->hypocenter_code)
+        ev->hypocenter_code = anpi_xstrdup("");
+    rc = ANPI_OK;
+out:
+    free(dt);
+    free(status);
+    free(rdt);
+    free(info);
+    free(tdt);
+    return rc;
+}
+
+int
+anpi_jma_parse(const char *xml, size_t len, struct anpi_event **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    set_err(err, errlen, "%s", "");
+    if (!xml) {
+        set_err(err, errlen, "no document");
+        return ANPI_EPARSE;
+    }
+    if (len > ANPI_JMA_MAX_DOC) {
+        set_err(err, errlen, "document is %zu bytes, over the %u byte limit", len,
+                ANPI_JMA_MAX_DOC);
+        return ANPI_ETOOBIG;
+    }
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    if (!ctxt) {
+        set_err(err, errlen, "out of memory creating the XML parser");
+        return ANPI_ENOMEM;
+    }
+    struct parse_state st = { 0 };
+    ctxt->_private = &st;
+    ctxt->sax->internalSubset = on_doctype;
+    ctxt->sax->externalSubset = on_doctype;
+    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "jma.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                      XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+    int rc = ANPI_EPARSE;
+    struct anpi_event *ev = NULL;
+    if (st.doctype) {
+        set_err(err, errlen, "DOCTYPE at line %d: not allowed in a JMA telegram",
+                xmlSAX2GetLineNumber(ctxt));
+        goto out;
+    }
+    if (!doc || !ctxt->wellFormed) {
+        const xmlError *e = xmlCtxtGetLastError(ctxt);
+        if (e && e->message) {
+            size_t n = strlen(e->message);
+            while (n && is_space(e->message[n - 1]))
+                n--;
+            set_err(err, errlen, "not well-formed XML at line %d: %.*s", e->line, (int)n,
+                    e->message);
+        } else {
+            set_err(err, errlen, "not well-formed XML");
+        }
+        goto out;
+    }
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    if (!root || strcmp((const char *)root->name, "Report") != 0) {
+        set_err(err, errlen, "root element is <%.40s>, not a JMA <Report>",
+                root ? (const char *)root->name : "");
+        goto out;
+    }
+    if (!is_elem(root, NS_JMX, "Report")) {
+        set_err(err, errlen, "Report in namespace '%.80s', expected '%s'",
+                root->ns && root->ns->href ? (const char *)root->ns->href : "", NS_JMX);
+        goto out;
+    }
+    ev = anpi_event_new();
+    ev->source = anpi_xstrdup("jma");
+    rc = parse_report(root, ev, err, errlen);
+    if (rc == ANPI_OK) {
+        *out = ev;
+        ev = NULL;
+    }
+out:
+    anpi_event_free(ev);
+    if (doc)
+        xmlFreeDoc(doc);
+    xmlFreeParserCtxt(ctxt);
+    return rc;
+}

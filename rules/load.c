@@ -1,0 +1,1242 @@
+/* load.c - rule files: read, validate strictly, resolve templates.
+ *
+ * A rule file is admin input, but a wrong rule can send 11,000 mails or none,
+ * so validation is strict: unknown keys, wrong types and impossible
+ * combinations are errors, every error names FILE:LINE:COL and the YAML path
+ * ("rules[0].approval.timeout"), and all errors are collected before the
+ * whole set is refused.  Nothing is half-loaded: the engine keeps the
+ * previous ruleset when this returns an error.
+ *
+ * Defaults:
+ *   when.status             actual only
+ *   incident.aftershocks    window 6h, area same, notify duty-officers,
+ *                           resend_if_stronger true
+ *   approval (absent)       required: 1, group duty-officers, timeout 15m,
+ *                           on_timeout hold, expiry 6h - a rule that forgets
+ *                           approval: is gated, never sent unapproved; such a
+ *                           rule must then have an incident: section
+ *   follow_up               no resends; resend_unanswered_after alone means
+ *                           max_resends 1
+ *   approval / notice templates: the pack's approval-request and
+ *                           aftershock-notice unless approval.template /
+ *                           incident.aftershocks.template name others. */
+#include "rules/rules.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rules/ytree.h"
+
+#define MAX_DIR_DEPTH 8
+#define MAX_NAME      128
+
+struct loader {
+    struct anpi_errors *errs;
+    const char *file;          /* current rule file */
+    char *dir;                 /* its directory */
+    const char *pack;
+    struct anpi_ruleset *rs;
+};
+
+/* ---- error helpers ---------------------------------------------------- */
+
+static void err(struct loader *L, const struct anpi_ynode *n, const char *path,
+                const char *fmt, ...) ANPI_PRINTF(4, 5);
+
+static void
+err(struct loader *L, const struct anpi_ynode *n, const char *path, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (path && *path)
+        anpi_errors_add(L->errs, "%s:%d:%d: %s: %s", L->file, n->line, n->col, path, msg);
+    else
+        anpi_errors_add(L->errs, "%s:%d:%d: %s", L->file, n->line, n->col, msg);
+}
+
+/* Path joining for messages ("rules[0].approval.timeout"); truncates rather
+ * than fails (paths are bounded by the nesting cap anyway). */
+static void
+cat(char *buf, size_t len, size_t *used, const char *s)
+{
+    size_t l = strlen(s);
+    if (*used + l >= len)
+        l = len - 1 - *used;
+    memcpy(buf + *used, s, l);
+    *used += l;
+    buf[*used] = '\0';
+}
+
+static void
+sub(char *buf, size_t len, const char *path, const char *key)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    cat(buf, len, &used, path);
+    if (*path)
+        cat(buf, len, &used, ".");
+    cat(buf, len, &used, key);
+}
+
+static void
+idx(char *buf, size_t len, const char *path, size_t i)
+{
+    char num[32];
+    size_t used = 0;
+    snprintf(num, sizeof(num), "[%zu]", i);
+    buf[0] = '\0';
+    cat(buf, len, &used, path);
+    cat(buf, len, &used, num);
+}
+
+/* Truncated copy of a scalar for messages, so a 1 MiB string does not end
+ * up in an error line. */
+static const char *
+shown(const struct anpi_ynode *n, char *buf, size_t len)
+{
+    if (n->kind != ANPI_Y_SCALAR)
+        return anpi_ytree_kind_name(n->kind);
+    size_t l = strlen(n->value);
+    if (l < len) {
+        memcpy(buf, n->value, l + 1);
+        return buf;
+    }
+    /* cut at a character boundary */
+    size_t cut = len - 4;
+    while (cut && ((unsigned char)n->value[cut] & 0xC0) == 0x80)
+        cut--;
+    memcpy(buf, n->value, cut);
+    memcpy(buf + cut, "...", 4);
+    return buf;
+}
+
+static bool
+want(struct loader *L, const struct anpi_ynode *n, const char *path, enum anpi_ynode_kind kind)
+{
+    if (n->kind == kind)
+        return true;
+    err(L, n, path, "expected %s, got %s", anpi_ytree_kind_name(kind),
+        anpi_ytree_kind_name(n->kind));
+    return false;
+}
+
+/* Unknown and duplicate keys of a mapping. */
+static bool
+check_map(struct loader *L, const struct anpi_ynode *n, const char *path,
+          const char *const *keys)
+{
+    if (!want(L, n, path, ANPI_Y_MAP))
+        return false;
+    for (size_t i = 0; i + 1 < n->n; i += 2) {
+        const struct anpi_ynode *k = n->kids[i];
+        bool known = false;
+        for (size_t j = 0; keys[j]; j++)
+            if (strcmp(keys[j], k->value) == 0)
+                known = true;
+        if (!known) {
+            char list[512] = "", sb[80];
+            for (size_t j = 0; keys[j]; j++) {
+                strncat(list, j ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, keys[j], sizeof(list) - strlen(list) - 1);
+            }
+            err(L, k, path, "unknown key \"%s\" (expected one of: %s)", shown(k, sb, sizeof(sb)),
+                list);
+            continue;
+        }
+        for (size_t j = 0; j < i; j += 2) {
+            if (strcmp(n->kids[j]->value, k->value) == 0) {
+                err(L, k, path, "duplicate key \"%s\" (first at line %d)", k->value,
+                    n->kids[j]->line);
+                break;
+            }
+        }
+    }
+    return true;
+}
+
+/* ---- scalar readers: each reports its own error and returns false ------ */
+
+static const char *
+str(struct loader *L, const struct anpi_ynode *n, const char *path)
+{
+    if (!want(L, n, path, ANPI_Y_SCALAR))
+        return NULL;
+    if (!*n->value) {
+        err(L, n, path, "must not be empty");
+        return NULL;
+    }
+    return n->value;
+}
+
+static bool
+name_ok(const char *s, bool allow_dot)
+{
+    size_t l = strlen(s);
+    if (l == 0 || l > MAX_NAME)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || (allow_dot && c == '.')))
+            return false;
+    }
+    return s[0] != '.' && s[0] != '-';
+}
+
+/* Identifiers (rule ids, pack names, template names, question ids). */
+static char *
+ident(struct loader *L, const struct anpi_ynode *n, const char *path, const char *example)
+{
+    const char *s = str(L, n, path);
+    if (!s)
+        return NULL;
+    if (!name_ok(s, false)) {
+        char sb[80];
+        err(L, n, path, "expected a name like %s (letters, digits, - and _), got \"%s\"",
+            example, shown(n, sb, sizeof(sb)));
+        return NULL;
+    }
+    return anpi_xstrdup(s);
+}
+
+/* Directory group names: anything printable, capped. */
+static char *
+group_name(struct loader *L, const struct anpi_ynode *n, const char *path)
+{
+    const char *s = str(L, n, path);
+    if (!s)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            err(L, n, path, "group names must not contain control characters");
+            return NULL;
+        }
+    }
+    if (strlen(s) > MAX_NAME) {
+        err(L, n, path, "group name longer than %d bytes", MAX_NAME);
+        return NULL;
+    }
+    return anpi_xstrdup(s);
+}
+
+static bool
+duration(struct loader *L, const struct anpi_ynode *n, const char *path, int64_t min,
+         int64_t *out)
+{
+    char sb[80];
+    if (!want(L, n, path, ANPI_Y_SCALAR))
+        return false;
+    int64_t v;
+    if (anpi_parse_duration(n->value, &v) != ANPI_OK) {
+        err(L, n, path, "expected a duration like 15m, got \"%s\"", shown(n, sb, sizeof(sb)));
+        return false;
+    }
+    if (v < min || v > 366 * 86400) {
+        err(L, n, path, "duration %s out of range (%llds .. 366d)", shown(n, sb, sizeof(sb)),
+            (long long)min);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool
+boolean(struct loader *L, const struct anpi_ynode *n, const char *path, bool *out)
+{
+    char sb[80];
+    if (!want(L, n, path, ANPI_Y_SCALAR))
+        return false;
+    if (strcmp(n->value, "true") == 0) {
+        *out = true;
+        return true;
+    }
+    if (strcmp(n->value, "false") == 0) {
+        *out = false;
+        return true;
+    }
+    err(L, n, path, "expected true or false, got \"%s\"", shown(n, sb, sizeof(sb)));
+    return false;
+}
+
+static bool
+integer(struct loader *L, const struct anpi_ynode *n, const char *path, int64_t min, int64_t max,
+        int64_t *out)
+{
+    char sb[80];
+    if (!want(L, n, path, ANPI_Y_SCALAR))
+        return false;
+    int rc = anpi_parse_int64(n->value, INT64_MIN, INT64_MAX, out);
+    if (rc == ANPI_EPARSE) {
+        err(L, n, path, "expected a whole number, got \"%s\"", shown(n, sb, sizeof(sb)));
+        return false;
+    }
+    if (rc != ANPI_OK || *out < min || *out > max) {
+        err(L, n, path, "must be between %lld and %lld, got %s", (long long)min, (long long)max,
+            shown(n, sb, sizeof(sb)));
+        return false;
+    }
+    return true;
+}
+
+/* A list of prefectures ("13", "東京都", "tokyo"). */
+static bool
+pref_list(struct loader *L, const struct anpi_ynode *n, const char *path, anpi_prefset *out)
+{
+    char p[256], sb[80];
+    *out = 0;
+    if (!want(L, n, path, ANPI_Y_SEQ))
+        return false;
+    if (n->n == 0) {
+        err(L, n, path, "empty prefecture list");
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < n->n; i++) {
+        idx(p, sizeof(p), path, i);
+        const char *s = str(L, n->kids[i], p);
+        int code = s ? anpi_pref_parse(s) : -1;
+        if (!s) {
+            ok = false;
+        } else if (code < 0) {
+            err(L, n->kids[i], p, "unknown prefecture \"%s\" (use a JIS code 1..47 or a name)",
+                shown(n->kids[i], sb, sizeof(sb)));
+            ok = false;
+        } else {
+            *out |= ANPI_PREFSET_BIT(code);
+        }
+    }
+    return ok;
+}
+
+static bool
+group_list(struct loader *L, const struct anpi_ynode *n, const char *path, char ***out,
+           size_t *nout)
+{
+    char p[256];
+    if (n->kind == ANPI_Y_SCALAR) {
+        char *g = group_name(L, n, path);
+        if (!g)
+            return false;
+        *out = anpi_xcalloc(1, sizeof(char *));
+        (*out)[0] = g;
+        *nout = 1;
+        return true;
+    }
+    if (!want(L, n, path, ANPI_Y_SEQ))
+        return false;
+    if (n->n == 0) {
+        err(L, n, path, "empty group list");
+        return false;
+    }
+    *out = anpi_xcalloc(n->n, sizeof(char *));
+    bool ok = true;
+    for (size_t i = 0; i < n->n; i++) {
+        idx(p, sizeof(p), path, i);
+        char *g = group_name(L, n->kids[i], p);
+        if (!g)
+            ok = false;
+        else
+            (*out)[(*nout)++] = g;
+    }
+    return ok;
+}
+
+/* ---- templates --------------------------------------------------------- */
+
+static bool
+utf8_valid(const unsigned char *s, size_t n, size_t *bad)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2; cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3; cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4; cp = c & 0x07;
+        } else {
+            *bad = i;
+            return false;
+        }
+        if (i + len > n) {
+            *bad = i;
+            return false;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                *bad = i;
+                return false;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            *bad = i;
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+/* Read a whole file of at most max bytes.  Returns 0, -errno or ANPI_ETOOBIG. */
+static int
+slurp(const char *path, size_t max, char **out, size_t *outlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return -EISDIR;
+    }
+    if (st.st_size > (off_t)max) {
+        close(fd);
+        return ANPI_ETOOBIG;
+    }
+    char *buf = anpi_xmalloc(max + 2);
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, max + 1 - len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = -errno;
+            free(buf);
+            close(fd);
+            return e;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len > max) {   /* grew while we read it */
+            free(buf);
+            close(fd);
+            return ANPI_ETOOBIG;
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    *outlen = len;
+    return ANPI_OK;
+}
+
+/* Read and check one template file; body_only for the .html part (no
+ * Subject: line).  Returns the text (CRLF folded to LF) or NULL. */
+static char *
+read_template_file(struct loader *L, const char *path, bool body_only, char **subject)
+{
+    char *text;
+    size_t len, bad;
+    int rc = slurp(path, ANPI_TEMPLATE_MAX_FILE, &text, &len);
+    if (rc == ANPI_ETOOBIG) {
+        anpi_errors_add(L->errs, "%s:1:1: template file larger than %d bytes", path,
+                        ANPI_TEMPLATE_MAX_FILE);
+        return NULL;
+    }
+    if (rc) {
+        anpi_errors_add(L->errs, "%s:1:1: cannot read template: %s", path, anpi_strerror(rc));
+        return NULL;
+    }
+    if (memchr(text, '\0', len)) {
+        anpi_errors_add(L->errs, "%s:1:1: template file contains a NUL byte", path);
+        free(text);
+        return NULL;
+    }
+    if (!utf8_valid((const unsigned char *)text, len, &bad)) {
+        int line = 1;
+        for (size_t i = 0; i < bad; i++)
+            line += text[i] == '\n';
+        anpi_errors_add(L->errs, "%s:%d:1: template is not valid UTF-8", path, line);
+        free(text);
+        return NULL;
+    }
+    /* CRLF -> LF, so mails are built from one line convention. */
+    size_t w = 0;
+    for (size_t r = 0; r < len; r++)
+        if (!(text[r] == '\r' && text[r + 1] == '\n'))
+            text[w++] = text[r];
+    text[w] = '\0';
+
+    if (anpi_template_check(text, anpi_template_vars, path, L->errs) != ANPI_OK) {
+        free(text);
+        return NULL;
+    }
+    if (body_only)
+        return text;
+
+    static const char subj[] = "Subject:";
+    if (strncmp(text, subj, sizeof(subj) - 1) != 0) {
+        anpi_errors_add(L->errs, "%s:1:1: a template starts with a \"Subject: ...\" line", path);
+        free(text);
+        return NULL;
+    }
+    char *s = text + sizeof(subj) - 1;
+    char *eol = strchr(s, '\n');
+    if (!eol || eol[1] != '\n') {
+        anpi_errors_add(L->errs, "%s:2:1: expected a blank line after the Subject: line", path);
+        free(text);
+        return NULL;
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = eol;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (e == s) {
+        anpi_errors_add(L->errs, "%s:1:1: the Subject: line is empty", path);
+        free(text);
+        return NULL;
+    }
+    *subject = anpi_xstrndup(s, (size_t)(e - s));
+    char *body = anpi_xstrdup(eol + 2);
+    free(text);
+    return body;
+}
+
+static bool
+load_template(struct loader *L, const struct anpi_ynode *at, const char *path, const char *name,
+              const char *why, struct anpi_template *t)
+{
+    char *txt = anpi_xasprintf("%s/templates/%s.ja.txt", L->dir, name);
+    char *html = anpi_xasprintf("%s/templates/%s.ja.html", L->dir, name);
+    bool ok = false;
+    struct stat st;
+    if (stat(txt, &st) != 0) {
+        err(L, at, path, "template file %s not found%s", txt, why);
+        goto out;
+    }
+    t->text = read_template_file(L, txt, false, &t->subject);
+    if (!t->text)
+        goto out;
+    if (stat(html, &st) == 0) {
+        t->html = read_template_file(L, html, true, NULL);
+        if (!t->html)
+            goto out;
+    }
+    ok = true;
+out:
+    free(txt);
+    free(html);
+    return ok;
+}
+
+static void
+template_free(struct anpi_template *t)
+{
+    free(t->subject);
+    free(t->text);
+    free(t->html);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- rule sections ----------------------------------------------------- */
+
+static void
+parse_when(struct loader *L, const struct anpi_ynode *n, const char *path, struct anpi_rule *r)
+{
+    static const char *const keys[] = { "event", "status", "intensity_at_least", "where", NULL };
+    char p[256], sb[80];
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *v;
+    if (!(v = anpi_ytree_get(n, "event"))) {
+        err(L, n, path, "missing event (earthquake, eew, tsunami, weather, missile, overseas, manual)");
+    } else {
+        sub(p, sizeof(p), path, "event");
+        const char *s = str(L, v, p);
+        if (s && anpi_event_type_parse(s, &r->event) != ANPI_OK)
+            err(L, v, p, "unknown event type \"%s\" (expected earthquake, eew, tsunami, weather, "
+                "missile, overseas or manual)", shown(v, sb, sizeof(sb)));
+    }
+    if ((v = anpi_ytree_get(n, "status"))) {
+        sub(p, sizeof(p), path, "status");
+        const struct anpi_ynode *const *items = (const struct anpi_ynode *const *)&v;
+        size_t count = 1;
+        if (v->kind == ANPI_Y_SEQ) {
+            items = (const struct anpi_ynode *const *)v->kids;
+            count = v->n;
+            if (!count)
+                err(L, v, p, "empty status list");
+        }
+        r->statuses = 0;
+        for (size_t i = 0; i < count; i++) {
+            char ip[280];
+            if (v->kind == ANPI_Y_SEQ)
+                idx(ip, sizeof(ip), p, i);
+            else
+                snprintf(ip, sizeof(ip), "%s", p);
+            const char *s = str(L, items[i], ip);
+            enum anpi_event_status st;
+            if (!s)
+                continue;
+            if (anpi_event_status_parse(s, &st) != ANPI_OK)
+                err(L, items[i], ip, "expected actual, exercise or test, got \"%s\"",
+                    shown(items[i], sb, sizeof(sb)));
+            else
+                r->statuses |= 1u << st;
+        }
+        if (!r->statuses)
+            r->statuses = 1u << ANPI_ST_ACTUAL;
+    }
+    if ((v = anpi_ytree_get(n, "intensity_at_least"))) {
+        sub(p, sizeof(p), path, "intensity_at_least");
+        if (want(L, v, p, ANPI_Y_SCALAR) &&
+            (anpi_intensity_parse(v->value, &r->intensity_at_least) != ANPI_OK ||
+             r->intensity_at_least == ANPI_INT_NONE))
+            err(L, v, p, "expected an intensity like \"5-\", got \"%s\"", shown(v, sb, sizeof(sb)));
+    }
+    if ((v = anpi_ytree_get(n, "where"))) {
+        sub(p, sizeof(p), path, "where");
+        if (v->kind == ANPI_Y_SCALAR) {
+            if (strcmp(v->value, "staff_regions") == 0)
+                r->where_staff_regions = true;
+            else
+                err(L, v, p, "expected staff_regions or a list of prefectures, got \"%s\"",
+                    shown(v, sb, sizeof(sb)));
+        } else {
+            pref_list(L, v, p, &r->where_prefs);
+        }
+    }
+}
+
+static void
+parse_incident(struct loader *L, const struct anpi_ynode *n, const char *path,
+               struct anpi_rule *r, const struct anpi_ynode **notice_tmpl)
+{
+    static const char *const keys[] = { "key", "aftershocks", NULL };
+    static const char *const akeys[] = { "window", "area", "notify", "resend_if_stronger",
+                                         "template", NULL };
+    char p[256], q[256], sb[80];
+    r->opens_incident = true;
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *v, *a;
+    if ((v = anpi_ytree_get(n, "key"))) {
+        sub(p, sizeof(p), path, "key");
+        const char *s = str(L, v, p);
+        if (s && strcmp(s, "event_key") != 0)
+            err(L, v, p, "expected event_key, got \"%s\"", shown(v, sb, sizeof(sb)));
+    }
+    if (!(a = anpi_ytree_get(n, "aftershocks")))
+        return;
+    sub(p, sizeof(p), path, "aftershocks");
+    if (!check_map(L, a, p, akeys))
+        return;
+    if ((v = anpi_ytree_get(a, "window"))) {
+        sub(q, sizeof(q), p, "window");
+        duration(L, v, q, 0, &r->aftershock_window_s);
+    }
+    if ((v = anpi_ytree_get(a, "area"))) {
+        sub(q, sizeof(q), p, "area");
+        if (want(L, v, q, ANPI_Y_SCALAR)) {
+            size_t l = strlen(v->value);
+            int64_t km;
+            if (strcmp(v->value, "same") == 0) {
+                r->aftershock_area = ANPI_AREA_SAME;
+            } else if (strcmp(v->value, "adjacent") == 0) {
+                r->aftershock_area = ANPI_AREA_ADJACENT;
+            } else if (l > 2 && l < 12 && strcmp(v->value + l - 2, "km") == 0) {
+                char num[16];
+                memcpy(num, v->value, l - 2);
+                num[l - 2] = '\0';
+                if (anpi_parse_int64(num, 1, 2000, &km) == ANPI_OK) {
+                    r->aftershock_area = ANPI_AREA_RADIUS;
+                    r->aftershock_radius_km = (double)km;
+                } else {
+                    err(L, v, q, "radius must be 1km .. 2000km, got \"%s\"", shown(v, sb, sizeof(sb)));
+                }
+            } else {
+                err(L, v, q, "expected same, adjacent or a radius like 80km, got \"%s\"",
+                    shown(v, sb, sizeof(sb)));
+            }
+        }
+    }
+    if ((v = anpi_ytree_get(a, "notify"))) {
+        sub(q, sizeof(q), p, "notify");
+        char *g = group_name(L, v, q);
+        if (g) {
+            free(r->notify_group);
+            r->notify_group = g;
+        }
+    }
+    if ((v = anpi_ytree_get(a, "resend_if_stronger"))) {
+        sub(q, sizeof(q), p, "resend_if_stronger");
+        boolean(L, v, q, &r->resend_if_stronger);
+    }
+    if ((v = anpi_ytree_get(a, "template")))
+        *notice_tmpl = v;
+}
+
+static void
+parse_approval(struct loader *L, const struct anpi_ynode *n, const char *path,
+               struct anpi_rule *r, const struct anpi_ynode **approval_tmpl)
+{
+    static const char *const keys[] = { "required", "roles", "group", "timeout", "on_timeout",
+                                        "escalate_to", "expiry", "template", NULL };
+    char p[256], sb[80];
+    if (n->kind == ANPI_Y_SCALAR) {
+        if (strcmp(n->value, "none") == 0)
+            r->approval_required = false;
+        else
+            err(L, n, path, "expected none or a mapping {required, group, timeout, ...}, got \"%s\"",
+                shown(n, sb, sizeof(sb)));
+        return;
+    }
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *v;
+    int64_t i64;
+    if ((v = anpi_ytree_get(n, "required"))) {
+        sub(p, sizeof(p), path, "required");
+        if (want(L, v, p, ANPI_Y_SCALAR)) {
+            int rc = anpi_parse_int64(v->value, INT64_MIN, INT64_MAX, &i64);
+            if (rc == ANPI_EPARSE)
+                err(L, v, p, "expected a whole number, got \"%s\"", shown(v, sb, sizeof(sb)));
+            else if (rc != ANPI_OK || i64 < 1)
+                err(L, v, p, "must be at least 1 (write approval: none to send without "
+                    "approval), got %s", shown(v, sb, sizeof(sb)));
+            else if (i64 > 10)
+                err(L, v, p, "at most 10 approvals, got %s", shown(v, sb, sizeof(sb)));
+            else
+                r->approvals_required = (int)i64;
+        }
+    }
+    const struct anpi_ynode *g = anpi_ytree_get(n, "group"), *roles = anpi_ytree_get(n, "roles");
+    if (g && roles) {
+        err(L, roles, path, "give group or roles, not both");
+    } else if (g || roles) {
+        sub(p, sizeof(p), path, g ? "group" : "roles");
+        char **list = NULL;
+        size_t nlist = 0;
+        bool ok = group_list(L, g ? g : roles, p, &list, &nlist);
+        if (ok && nlist != 1) {
+            err(L, g ? g : roles, p, "exactly one approver group, got %zu (use escalate_to for a "
+                "second one)", nlist);
+        } else if (ok) {
+            free(r->approver_group);
+            r->approver_group = list[0];
+            list[0] = NULL;
+        }
+        for (size_t i = 0; i < nlist; i++)
+            free(list[i]);
+        free(list);
+    }
+    if ((v = anpi_ytree_get(n, "timeout"))) {
+        sub(p, sizeof(p), path, "timeout");
+        duration(L, v, p, 1, &r->approval_timeout_s);
+    }
+    if ((v = anpi_ytree_get(n, "expiry"))) {
+        sub(p, sizeof(p), path, "expiry");
+        duration(L, v, p, 60, &r->expiry_s);
+    }
+    if ((v = anpi_ytree_get(n, "escalate_to"))) {
+        sub(p, sizeof(p), path, "escalate_to");
+        r->escalate_group = group_name(L, v, p);
+    }
+    if ((v = anpi_ytree_get(n, "on_timeout"))) {
+        sub(p, sizeof(p), path, "on_timeout");
+        const char *s = str(L, v, p);
+        if (s && strcmp(s, "hold") == 0)
+            r->on_timeout = ANPI_TIMEOUT_HOLD;
+        else if (s && strcmp(s, "send") == 0)
+            r->on_timeout = ANPI_TIMEOUT_SEND;
+        else if (s && strcmp(s, "escalate") == 0)
+            r->on_timeout = ANPI_TIMEOUT_ESCALATE;
+        else if (s)
+            err(L, v, p, "expected hold, send or escalate, got \"%s\"", shown(v, sb, sizeof(sb)));
+        if (r->on_timeout == ANPI_TIMEOUT_ESCALATE && !anpi_ytree_get(n, "escalate_to"))
+            err(L, v, p, "escalate needs escalate_to: <group>");
+    }
+    if ((v = anpi_ytree_get(n, "template")))
+        *approval_tmpl = v;
+}
+
+static void
+parse_audience(struct loader *L, const struct anpi_ynode *n, const char *path,
+               struct anpi_rule *r)
+{
+    static const char *const keys[] = { "regions", "groups", NULL };
+    char p[256], sb[80];
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *v;
+    const struct anpi_ynode *regions = anpi_ytree_get(n, "regions");
+    const struct anpi_ynode *groups = anpi_ytree_get(n, "groups");
+    if (!regions && !groups) {
+        err(L, n, path, "names nobody (give regions: or groups:)");
+        return;
+    }
+    if ((v = regions)) {
+        sub(p, sizeof(p), path, "regions");
+        if (v->kind == ANPI_Y_SCALAR) {
+            if (strcmp(v->value, "affected_prefectures") == 0)
+                r->audience_affected_regions = true;
+            else
+                err(L, v, p, "expected affected_prefectures or a list of prefectures, got \"%s\"",
+                    shown(v, sb, sizeof(sb)));
+        } else {
+            pref_list(L, v, p, &r->audience_prefs);
+        }
+    }
+    if ((v = groups)) {
+        sub(p, sizeof(p), path, "groups");
+        if (want(L, v, p, ANPI_Y_SEQ))
+            group_list(L, v, p, &r->audience_groups, &r->naudience_groups);
+    }
+}
+
+static void
+parse_questions(struct loader *L, const struct anpi_ynode *n, const char *path,
+                struct anpi_rule *r)
+{
+    static const char *const keys[] = { "id", "text", "choices", NULL };
+    char p[256], q[280], c[300];
+    if (!want(L, n, path, ANPI_Y_SEQ))
+        return;
+    if (n->n > 20) {
+        err(L, n, path, "at most 20 questions, got %zu", n->n);
+        return;
+    }
+    r->questions = anpi_xcalloc(n->n ? n->n : 1, sizeof(*r->questions));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct anpi_ynode *qn = n->kids[i], *v;
+        idx(p, sizeof(p), path, i);
+        if (!check_map(L, qn, p, keys))
+            continue;
+        struct anpi_question *qq = &r->questions[r->nquestions++];
+        if (!(v = anpi_ytree_get(qn, "id"))) {
+            err(L, qn, p, "a question needs an id");
+        } else {
+            sub(q, sizeof(q), p, "id");
+            qq->id = ident(L, v, q, "safety");
+            for (size_t j = 0; qq->id && j + 1 < r->nquestions; j++)
+                if (r->questions[j].id && strcmp(r->questions[j].id, qq->id) == 0)
+                    err(L, v, q, "duplicate question id \"%s\"", qq->id);
+        }
+        if (!(v = anpi_ytree_get(qn, "text"))) {
+            err(L, qn, p, "a question needs a text");
+        } else {
+            sub(q, sizeof(q), p, "text");
+            const char *s = str(L, v, q);
+            if (s)
+                qq->text = anpi_xstrdup(s);
+        }
+        v = anpi_ytree_get(qn, "choices");
+        if (!v || (v->kind == ANPI_Y_SEQ && v->n == 0)) {
+            err(L, v ? v : qn, p, "a question needs choices");
+            continue;
+        }
+        sub(q, sizeof(q), p, "choices");
+        if (!want(L, v, q, ANPI_Y_SEQ))
+            continue;
+        if (v->n > ANPI_RULES_MAX_CHOICES) {
+            err(L, v, q, "at most %d choices, got %zu", ANPI_RULES_MAX_CHOICES, v->n);
+            continue;
+        }
+        qq->choices = anpi_xcalloc(v->n, sizeof(char *));
+        for (size_t j = 0; j < v->n; j++) {
+            idx(c, sizeof(c), q, j);
+            const char *s = str(L, v->kids[j], c);
+            if (!s)
+                continue;
+            for (size_t k = 0; k < qq->nchoices; k++)
+                if (strcmp(qq->choices[k], s) == 0)
+                    err(L, v->kids[j], c, "duplicate choice \"%s\"", s);
+            qq->choices[qq->nchoices++] = anpi_xstrdup(s);
+        }
+    }
+}
+
+static void
+parse_follow_up(struct loader *L, const struct anpi_ynode *n, const char *path,
+                struct anpi_rule *r)
+{
+    static const char *const keys[] = { "resend_unanswered_after", "max_resends", NULL };
+    char p[256];
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *after = anpi_ytree_get(n, "resend_unanswered_after");
+    const struct anpi_ynode *max = anpi_ytree_get(n, "max_resends");
+    int64_t v = 0;
+    if (after) {
+        sub(p, sizeof(p), path, "resend_unanswered_after");
+        if (duration(L, after, p, 60, &r->resend_after_s))
+            r->max_resends = 1;
+    }
+    if (max) {
+        sub(p, sizeof(p), path, "max_resends");
+        if (integer(L, max, p, 0, 10, &v))
+            r->max_resends = (int)v;
+        if (!after && v > 0)
+            err(L, max, p, "max_resends needs resend_unanswered_after");
+    }
+}
+
+static void
+parse_message(struct loader *L, const struct anpi_ynode *n, const char *path,
+              struct anpi_rule *r)
+{
+    static const char *const keys[] = { "template", "questions", NULL };
+    char p[256];
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *v;
+    if (!(v = anpi_ytree_get(n, "template"))) {
+        err(L, n, path, "missing template");
+    } else {
+        sub(p, sizeof(p), path, "template");
+        char *name = ident(L, v, p, "safety-check");
+        if (name)
+            load_template(L, v, p, name, "", &r->message);
+        free(name);
+    }
+    if ((v = anpi_ytree_get(n, "questions"))) {
+        sub(p, sizeof(p), path, "questions");
+        parse_questions(L, v, p, r);
+    }
+}
+
+/* A template named by key tmpl (or the pack default), loaded when needed. */
+static void
+side_template(struct loader *L, const struct anpi_ynode *tmpl, const struct anpi_ynode *rule,
+              const char *path, const char *key, const char *dflt, struct anpi_template *t)
+{
+    char p[256];
+    if (tmpl) {
+        snprintf(p, sizeof(p), "%s.%s.template", path, key);
+        char *name = ident(L, tmpl, p, dflt);
+        if (name)
+            load_template(L, tmpl, p, name, "", t);
+        free(name);
+    } else {
+        char why[160];
+        snprintf(why, sizeof(why), " (the pack default for %s; needed by this rule)", key);
+        load_template(L, rule, path, dflt, why, t);
+    }
+}
+
+static void
+rule_free(struct anpi_rule *r)
+{
+    free(r->id);
+    free(r->pack);
+    free(r->file);
+    free(r->notify_group);
+    free(r->approver_group);
+    free(r->escalate_group);
+    for (size_t i = 0; i < r->naudience_groups; i++)
+        free(r->audience_groups[i]);
+    free(r->audience_groups);
+    template_free(&r->message);
+    template_free(&r->approval_message);
+    template_free(&r->notice_message);
+    for (size_t i = 0; i < r->nquestions; i++) {
+        free(r->questions[i].id);
+        free(r->questions[i].text);
+        for (size_t j = 0; j < r->questions[i].nchoices; j++)
+            free(r->questions[i].choices[j]);
+        free(r->questions[i].choices);
+    }
+    free(r->questions);
+}
+
+static void
+parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_rule *r)
+{
+    static const char *const keys[] = { "id", "description", "when", "incident", "approval",
+                                        "audience", "message", "follow_up", NULL };
+    char path[64], p[128], sb[80];
+    idx(path, sizeof(path), "rules", i);
+
+    r->pack = anpi_xstrdup(L->pack ? L->pack : "");
+    r->file = anpi_xstrdup(L->file);
+    r->line = n->line;
+    r->statuses = 1u << ANPI_ST_ACTUAL;
+    r->aftershock_window_s = 6 * 3600;
+    r->aftershock_area = ANPI_AREA_SAME;
+    r->notify_group = anpi_xstrdup("duty-officers");
+    r->resend_if_stronger = true;
+    r->approval_required = true;
+    r->approvals_required = 1;
+    r->approver_group = anpi_xstrdup("duty-officers");
+    r->approval_timeout_s = 15 * 60;
+    r->on_timeout = ANPI_TIMEOUT_HOLD;
+    r->expiry_s = 6 * 3600;
+
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *v;
+    if (!(v = anpi_ytree_get(n, "id"))) {
+        err(L, n, path, "missing id");
+    } else {
+        sub(p, sizeof(p), path, "id");
+        r->id = ident(L, v, p, "quake-safety-check");
+        for (size_t j = 0; r->id && j < L->rs->nrules; j++) {
+            const struct anpi_rule *o = &L->rs->rules[j];
+            if (o->id && strcmp(o->id, r->id) == 0) {
+                err(L, v, p, "duplicate rule id \"%s\" (first defined at %s:%d)",
+                    shown(v, sb, sizeof(sb)), o->file, o->line);
+                break;
+            }
+        }
+    }
+    if ((v = anpi_ytree_get(n, "description"))) {
+        sub(p, sizeof(p), path, "description");
+        want(L, v, p, ANPI_Y_SCALAR);
+    }
+    if (!(v = anpi_ytree_get(n, "when"))) {
+        err(L, n, path, "missing when");
+    } else {
+        sub(p, sizeof(p), path, "when");
+        parse_when(L, v, p, r);
+    }
+    const struct anpi_ynode *notice_tmpl = NULL, *approval_tmpl = NULL;
+    const struct anpi_ynode *inc = anpi_ytree_get(n, "incident");
+    if (inc) {
+        sub(p, sizeof(p), path, "incident");
+        parse_incident(L, inc, p, r, &notice_tmpl);
+    }
+    const struct anpi_ynode *appr = anpi_ytree_get(n, "approval");
+    if (appr) {
+        sub(p, sizeof(p), path, "approval");
+        parse_approval(L, appr, p, r, &approval_tmpl);
+    }
+    if (r->approval_required && !r->opens_incident)
+        err(L, appr ? appr : n, path, "approval is required%s but the rule has no incident: "
+            "section; add one or write approval: none", appr ? "" : " (the default)");
+    if (!(v = anpi_ytree_get(n, "audience"))) {
+        err(L, n, path, "missing audience");
+    } else {
+        sub(p, sizeof(p), path, "audience");
+        parse_audience(L, v, p, r);
+    }
+    if (!(v = anpi_ytree_get(n, "message"))) {
+        err(L, n, path, "missing message");
+    } else {
+        sub(p, sizeof(p), path, "message");
+        parse_message(L, v, p, r);
+    }
+    if ((v = anpi_ytree_get(n, "follow_up"))) {
+        sub(p, sizeof(p), path, "follow_up");
+        parse_follow_up(L, v, p, r);
+    }
+    if (r->approval_required && r->opens_incident)
+        side_template(L, approval_tmpl, appr ? appr : n, path, "approval", "approval-request",
+                      &r->approval_message);
+    if (r->opens_incident)
+        side_template(L, notice_tmpl, inc, path, "incident.aftershocks", "aftershock-notice",
+                      &r->notice_message);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static void
+add_rule(struct anpi_ruleset *rs, const struct anpi_rule *r)
+{
+    rs->rules = anpi_xrealloc(rs->rules, (rs->nrules + 1) * sizeof(*rs->rules));
+    rs->rules[rs->nrules++] = *r;
+}
+
+static void
+load_file(struct loader *L, const char *file)
+{
+    static const char *const keys[] = { "pack", "rules", NULL };
+    char *text;
+    size_t len;
+    L->file = file;
+    int rc = slurp(file, ANPI_RULES_MAX_FILE, &text, &len);
+    if (rc == ANPI_ETOOBIG) {
+        anpi_errors_add(L->errs, "%s:1:1: rule file larger than 1 MiB", file);
+        return;
+    }
+    if (rc) {
+        anpi_errors_add(L->errs, "%s:1:1: cannot read: %s", file, anpi_strerror(rc));
+        return;
+    }
+    struct anpi_ynode *root;
+    rc = anpi_ytree_parse(file, text, len, ANPI_RULES_MAX_DEPTH, &root, L->errs);
+    free(text);
+    if (rc)
+        return;
+
+    const char *slash = strrchr(file, '/');
+    L->dir = slash ? anpi_xstrndup(file, (size_t)(slash - file) + (slash == file)) : anpi_xstrdup(".");
+    L->pack = NULL;
+    char *pack = NULL;
+    if (check_map(L, root, "", keys)) {
+        const struct anpi_ynode *v = anpi_ytree_get(root, "pack");
+        if (!v)
+            err(L, root, "", "missing pack: (the name of this rule pack)");
+        else
+            pack = ident(L, v, "pack", "safety-domestic");
+        L->pack = pack;
+        const struct anpi_ynode *rules = anpi_ytree_get(root, "rules");
+        if (!rules) {
+            err(L, root, "", "missing rules:");
+        } else if (want(L, rules, "rules", ANPI_Y_SEQ)) {
+            for (size_t i = 0; i < rules->n; i++) {
+                struct anpi_rule r;
+                memset(&r, 0, sizeof(r));
+                parse_rule(L, rules->kids[i], i, &r);
+                add_rule(L->rs, &r);
+            }
+        }
+    }
+    free(pack);
+    L->pack = NULL;
+    free(L->dir);
+    L->dir = NULL;
+    anpi_ytree_free(root);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool
+is_rule_file(const char *name)
+{
+    size_t l = strlen(name);
+    return (l > 5 && strcmp(name + l - 5, ".yaml") == 0) ||
+           (l > 4 && strcmp(name + l - 4, ".yml") == 0);
+}
+
+static void
+add_file(struct anpi_ruleset *rs, const char *path)
+{
+    rs->files = anpi_xrealloc(rs->files, (rs->nfiles + 1) * sizeof(char *));
+    rs->files[rs->nfiles++] = anpi_xstrdup(path);
+}
+
+/* Collect rule files under dir, sorted, recursively. */
+static void
+collect_dir(struct loader *L, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        anpi_errors_add(L->errs, "%s:1:1: cannot open directory: %s", dir, strerror(errno));
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        names = anpi_xrealloc(names, (n + 1) * sizeof(char *));
+        names[n++] = anpi_xstrdup(e->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char *p = anpi_xasprintf("%s/%s", dir, names[i]);
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                if (depth < MAX_DIR_DEPTH)
+                    collect_dir(L, p, depth + 1);
+                else
+                    anpi_errors_add(L->errs, "%s:1:1: directories nested deeper than %d levels",
+                                    p, MAX_DIR_DEPTH);
+            } else if (S_ISREG(st.st_mode) && is_rule_file(names[i])) {
+                add_file(L->rs, p);
+            }
+        }
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+}
+
+int
+anpi_rules_load(const char *const *paths, size_t npaths, struct anpi_ruleset **out,
+                struct anpi_errors *errs)
+{
+    size_t before = errs->n;
+    struct anpi_ruleset *rs = anpi_xcalloc(1, sizeof(*rs));
+    struct loader L = { .errs = errs, .rs = rs };
+    *out = NULL;
+
+    for (size_t i = 0; i < npaths; i++) {
+        struct stat st;
+        size_t had = rs->nfiles;
+        if (stat(paths[i], &st) != 0) {
+            anpi_errors_add(errs, "%s:1:1: cannot open: %s", paths[i], strerror(errno));
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            /* strip trailing slashes so messages read dir/file.yaml */
+            char *d = anpi_xstrdup(paths[i]);
+            size_t l = strlen(d);
+            while (l > 1 && d[l - 1] == '/')
+                d[--l] = '\0';
+            collect_dir(&L, d, 0);
+            if (rs->nfiles == had)
+                anpi_errors_add(errs, "%s:1:1: no rule files (*.yaml, *.yml) found", d);
+            free(d);
+        } else {
+            add_file(rs, paths[i]);
+        }
+    }
+    for (size_t i = 0; i < rs->nfiles; i++)
+        load_file(&L, rs->files[i]);
+
+    if (errs->n > before || npaths == 0) {
+        if (npaths == 0)
+            anpi_errors_add(errs, "(rules):1:1: no rule files given");
+        anpi_ruleset_free(rs);
+        return ANPI_EPARSE;
+    }
+    *out = rs;
+    return ANPI_OK;
+}
+
+void
+anpi_ruleset_free(struct anpi_ruleset *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->nrules; i++)
+        rule_free(&rs->rules[i]);
+    free(rs->rules);
+    for (size_t i = 0; i < rs->nfiles; i++)
+        free(rs->files[i]);
+    free(rs->files);
+    free(rs);
+}
+
+const struct anpi_rule *
+anpi_ruleset_find(const struct anpi_ruleset *rs, const char *id)
+{
+    for (size_t i = 0; rs && i < rs->nrules; i++)
+        if (rs->rules[i].id && strcmp(rs->rules[i].id, id) == 0)
+            return &rs->rules[i];
+    return NULL;
+}

@@ -1,1 +1,0 @@
-typedef int anpi_rules_placeholder_t;

@@ -1,0 +1,140 @@
+/* rules.h - the rule language: loading, matching, aftershock grouping,
+ * templates and the prefecture table.
+ *
+ * rules/ is pure C over plain structs: no event loop, no database, no I/O
+ * except reading rule and template files in anpi_rules_load().  Everything
+ * here can be replayed against recorded events (anpictl simulate). */
+#ifndef ANPI_RULES_H
+#define ANPI_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "feeds/event.h"
+#include "engine/anpi.h"
+
+enum anpi_on_timeout { ANPI_TIMEOUT_HOLD = 0, ANPI_TIMEOUT_SEND, ANPI_TIMEOUT_ESCALATE };
+enum anpi_area_mode { ANPI_AREA_SAME = 0, ANPI_AREA_ADJACENT, ANPI_AREA_RADIUS };
+
+struct anpi_question { char *id; char *text; size_t nchoices; char **choices; };
+
+struct anpi_template { char *subject; char *text; char *html; /* html may be NULL */ };
+
+struct anpi_rule {
+    char *id, *pack, *file;  int line;             /* where it was defined */
+    /* when */
+    enum anpi_event_type event;
+    unsigned statuses;                 /* bit (1u << ANPI_ST_x); default: actual only */
+    enum anpi_intensity intensity_at_least;        /* ANPI_INT_NONE = no intensity condition */
+    bool where_staff_regions;          /* where: staff_regions */
+    anpi_prefset where_prefs;          /* where: [list of codes]; 0 = anywhere */
+    /* incident (safety checks) */
+    bool opens_incident;               /* has an incident: section */
+    int64_t aftershock_window_s;       /* default 6h */
+    enum anpi_area_mode aftershock_area; double aftershock_radius_km;   /* default same */
+    char *notify_group;                /* who hears of silent aftershocks; default "duty-officers" */
+    bool resend_if_stronger;           /* default true */
+    /* approval */
+    bool approval_required;            /* approval: none -> false */
+    int approvals_required;            /* default 1 */
+    char *approver_group;              /* directory group whose members are asked; default "duty-officers" */
+    int64_t approval_timeout_s;        /* default 15m */
+    enum anpi_on_timeout on_timeout;   char *escalate_group;
+    int64_t expiry_s;                  /* incident expiry: default 6h; nothing older is mailed */
+    /* audience */
+    bool audience_affected_regions;    /* regions: affected_prefectures */
+    anpi_prefset audience_prefs;       /* regions: [codes] */
+    char **audience_groups; size_t naudience_groups;   /* members of these directory groups */
+    /* message */
+    struct anpi_template message;      /* loaded from the template file at load time */
+    struct anpi_template approval_message;   /* request sent to approvers (pack default if absent) */
+    struct anpi_template notice_message;     /* aftershock notice to notify_group (pack default if absent) */
+    size_t nquestions; struct anpi_question *questions;
+    /* follow_up */
+    int64_t resend_after_s; int max_resends;       /* 0 / 0: no resends */
+};
+
+struct anpi_ruleset { size_t nrules; struct anpi_rule *rules; size_t nfiles; char **files; };
+
+/* Limits on rule input (a rule file is trusted-ish admin input, but it is
+ * still parsed by code that must not fall over). */
+#define ANPI_RULES_MAX_FILE      (1024 * 1024)   /* bytes per rule file */
+#define ANPI_RULES_MAX_DEPTH     32              /* YAML nesting levels */
+#define ANPI_TEMPLATE_MAX_FILE   (64 * 1024)     /* bytes per template file */
+#define ANPI_RULES_MAX_CHOICES   10
+
+/* Load rule files. Each path is a YAML file or a directory (every *.yaml / *.yml in it, sorted,
+ * recursively). Template names resolve to <dir of the rule file>/templates/<name>.ja.txt (and
+ * optional <name>.ja.html); a template file starts with "Subject: ..." then a blank line, then the
+ * body. Every error is appended to errs as "FILE:LINE:COL: message"; on any error returns
+ * ANPI_EPARSE and *out is NULL (a bad file is refused as a whole). */
+int anpi_rules_load(const char *const *paths, size_t npaths, struct anpi_ruleset **out,
+                    struct anpi_errors *errs);
+void anpi_ruleset_free(struct anpi_ruleset *rs);
+/* The rule with this id, or NULL. */
+const struct anpi_rule *anpi_ruleset_find(const struct anpi_ruleset *rs, const char *id);
+
+/* Does the rule match the event?  staff_prefs = prefectures where at least one person lives
+ * (used by where: staff_regions).  On a match returns true and sets *affected to the prefectures
+ * at or over the threshold (intersected with where); why gets a one-line explanation either way
+ * ("intensity 6- in 千葉県 >= 5-", "status exercise not enabled for this rule", ...). */
+bool anpi_rule_match(const struct anpi_rule *r, const struct anpi_event *ev,
+                     anpi_prefset staff_prefs, anpi_prefset *affected, char *why, size_t whylen);
+
+/* Aftershock grouping (pure).  The engine passes the open incidents of this rule. */
+struct anpi_incident_state {
+    int64_t id;
+    const char *const *event_keys; size_t nevent_keys;   /* every event key joined so far */
+    int64_t main_occurred_at;          /* main shock origin time (s since epoch) */
+    int64_t window_end;                /* main + window (officers may extend it) */
+    enum anpi_intensity main_max;      /* strongest intensity of the current round's quake */
+    double main_lat, main_lon;         /* NAN if unknown */
+    anpi_prefset covered;              /* prefectures whose people are already in the audience */
+};
+enum anpi_group_action {
+    ANPI_GROUP_NEW = 0,       /* open a new incident */
+    ANPI_GROUP_SILENT,        /* joins; nobody re-mailed; notify_group is told */
+    ANPI_GROUP_ADD_PREFS,     /* joins; only people in add_prefs are added (behind the same gate) */
+    ANPI_GROUP_STRONGER,      /* joins; stronger than the main shock: new round to everyone affected (gate) */
+};
+struct anpi_group_decision {
+    enum anpi_group_action action;
+    int64_t incident_id;       /* for the join actions */
+    anpi_prefset add_prefs;    /* ADD_PREFS: newly covered prefectures; STRONGER: all affected */
+    bool same_event;           /* joined by event key (not by window/area) */
+    char reason[512];          /* stored and shown: "joined incident 12: same area (千葉県), 0h40m after the main shock" */
+};
+void anpi_group_decide(const struct anpi_rule *r, const struct anpi_event *ev, anpi_prefset affected,
+                       const struct anpi_incident_state *open, size_t nopen, int64_t now,
+                       struct anpi_group_decision *out);
+const char *anpi_group_action_name(enum anpi_group_action a);   /* "new", "silent", ... */
+
+/* Templates: {{name}} substitution.  lookup returns the value or NULL (unknown -> rendered empty
+ * and reported via errs if non-NULL).  html=true escapes values (&<>"'). Returns malloc'd string. */
+typedef const char *(*anpi_template_lookup)(void *ctx, const char *name);
+char *anpi_template_render(const char *tmpl, anpi_template_lookup lookup, void *ctx, bool html,
+                           struct anpi_errors *errs);
+/* Checks a template's variables against an allowed list (NULL-terminated); used at load time.
+ * Errors read "WHERE:LINE:COL: ..." with line and column inside tmpl. */
+int anpi_template_check(const char *tmpl, const char *const *allowed, const char *where,
+                        struct anpi_errors *errs);
+/* The same, with line numbers offset by first_line - 1 (a template file's body starts
+ * after its Subject: line). */
+int anpi_template_check_at(const char *tmpl, const char *const *allowed, const char *where,
+                           int first_line, struct anpi_errors *errs);
+/* The variables a rule's templates may use (NULL-terminated). */
+extern const char *const anpi_template_vars[];
+
+/* Prefecture table (JIS X 0401): names, adjacency (land borders + common sea-bridge neighbours;
+ * see prefs.c for the choice), centroids for the radius mode. */
+const char *anpi_pref_name(int code);                 /* 13 -> "東京都"; NULL if not 1..47 */
+int anpi_pref_parse(const char *s);                   /* "13", "東京都", "tokyo" -> 13; -1 if unknown */
+anpi_prefset anpi_pref_neighbours(int code);
+void anpi_prefset_format(anpi_prefset s, char *buf, size_t len);   /* "千葉県, 東京都" */
+/* Location of the prefectural office: 0, or ANPI_ENOTFOUND for a bad code. */
+int anpi_pref_centroid(int code, double *lat, double *lon);
+/* Great-circle distance in km. */
+double anpi_distance_km(double lat1, double lon1, double lat2, double lon2);
+
+#endif

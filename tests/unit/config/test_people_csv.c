@@ -1,0 +1,386 @@
+/* test_people_csv.c - the directory CSV parser: a good export with every
+ * quoting feature, each error kind with its exact message, many errors at
+ * once, and the size limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/buf.h"
+#include "engine/people_csv.h"
+
+#define HEADER "id,name,kana,emails,regions,groups\n"
+
+struct parsed {
+    int rc;
+    struct anpi_people_csv out;
+    struct anpi_errors errs;
+};
+
+static void
+parse_n(struct parsed *p, const char *data, size_t len)
+{
+    memset(p, 0, sizeof(*p));
+    p->rc = anpi_people_csv_parse(data, len, &p->out, &p->errs);
+}
+
+static void
+parse(struct parsed *p, const char *data)
+{
+    parse_n(p, data, strlen(data));
+}
+
+static void
+done(struct parsed *p)
+{
+    anpi_people_csv_free(&p->out);
+    anpi_errors_free(&p->errs);
+}
+
+static void
+dump(const struct parsed *p)
+{
+    for (size_t i = 0; i < p->errs.n; i++)
+        print_message("# %s\n", p->errs.msg[i]);
+}
+
+static void
+expect_error(const struct parsed *p, const char *msg)
+{
+    for (size_t i = 0; i < p->errs.n; i++)
+        if (strcmp(p->errs.msg[i], msg) == 0)
+            return;
+    print_message("# wanted: %s\n", msg);
+    dump(p);
+    fail();
+}
+
+/* data must fail with exactly this one error, and leave nothing behind */
+static void
+expect_only(const char *data, const char *msg)
+{
+    struct parsed p;
+    parse(&p, data);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.out.nrows, 0);
+    assert_null(p.out.rows);
+    expect_error(&p, msg);
+    if (p.errs.n != 1)
+        dump(&p);
+    assert_int_equal(p.errs.n, 1);
+    done(&p);
+}
+
+static void
+test_good(void **state)
+{
+    (void)state;
+    /* BOM, CRLF, columns in another order, quoted commas, a quoted line
+     * break, "" escapes, white space around ';', a duplicate address with
+     * another case in the domain, prefecture names and codes, a blank line */
+    const char *csv =
+        "\xEF\xBB\xBF" "emails,id,name,kana,regions,groups\r\n"
+        "\"taro@example.jp; TARO@Example.JP ;taro.m@mobile.example.jp\",u001,"
+        "\"試験, 太郎\",シケン タロウ,13;01; 東京都 ,\"本省/大臣官房;\n 支社/大阪\"\r\n"
+        "\r\n"
+        "hanako@example.jp,u-002,\"試験 \"\"花子\"\"\",,47,\r\n"
+        "\"jiro@example.jp\",x.3_Z,\"試験\n次郎\",,,本省\r\n";
+    struct parsed p;
+    parse(&p, csv);
+    if (p.rc)
+        dump(&p);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.errs.n, 0);
+    assert_int_equal(p.out.nrows, 3);
+
+    const struct anpi_person_row *r = &p.out.rows[0];
+    assert_int_equal(r->line, 2);
+    assert_string_equal(r->id, "u001");
+    assert_string_equal(r->name, "試験, 太郎");
+    assert_string_equal(r->kana, "シケン タロウ");
+    assert_int_equal(r->nemails, 2);
+    assert_string_equal(r->emails[0], "taro@example.jp");
+    assert_string_equal(r->emails[1], "taro.m@mobile.example.jp");
+    assert_int_equal(r->nregions, 2);
+    assert_int_equal(r->regions[0], 13);
+    assert_int_equal(r->regions[1], 1);
+    assert_int_equal(r->ngroups, 2);
+    assert_string_equal(r->groups[0], "本省/大臣官房");
+    assert_string_equal(r->groups[1], "支社/大阪");
+
+    r = &p.out.rows[1];
+    assert_int_equal(r->line, 5);   /* row 1 spans lines 2-3, line 4 is blank */
+    assert_string_equal(r->id, "u-002");
+    assert_string_equal(r->name, "試験 \"花子\"");
+    assert_string_equal(r->kana, "");
+    assert_int_equal(r->nregions, 1);
+    assert_int_equal(r->regions[0], 47);
+    assert_int_equal(r->ngroups, 0);
+
+    r = &p.out.rows[2];
+    assert_int_equal(r->line, 6);
+    assert_string_equal(r->id, "x.3_Z");
+    assert_string_equal(r->name, "試験\n次郎");  /* CRLF inside quotes becomes LF */
+    assert_int_equal(r->nregions, 0);
+    assert_string_equal(r->groups[0], "本省");
+    done(&p);
+
+    /* LF only, no final newline, carrier-style local parts */
+    parse(&p, HEADER "a1,試験 太郎,,\"taro..x.@docomo.example.jp\",1,g");
+    if (p.rc)
+        dump(&p);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.out.nrows, 1);
+    assert_string_equal(p.out.rows[0].emails[0], "taro..x.@docomo.example.jp");
+    assert_string_equal(p.out.rows[0].groups[0], "g");
+    done(&p);
+
+    /* a header alone is an empty directory, not an error */
+    parse(&p, HEADER);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.out.nrows, 0);
+    done(&p);
+}
+
+static void
+test_errors(void **state)
+{
+    (void)state;
+    expect_only(HEADER "u1,試験 太郎,,taro@,13,g\n",
+                "line 2: emails: \"taro@\" is not a mail address");
+    expect_only(HEADER "u1,試験 太郎,,\"taro @example.jp\",13,g\n",
+                "line 2: emails: \"taro @example.jp\" is not a mail address");
+    expect_only(HEADER "u1,試験 太郎,,taro@localhost,13,g\n",
+                "line 2: emails: \"taro@localhost\" is not a mail address");
+    expect_only(HEADER "u1,試験 太郎,,taro@a@example.jp,13,g\n",
+                "line 2: emails: \"taro@a@example.jp\" is not a mail address");
+    expect_only(HEADER "u1,試験 太郎,,;,13,g\n",
+                "line 2: emails: at least one mail address is required");
+    expect_only(HEADER "u1,試験 太郎,,t@example.jp,48,g\n",
+                "line 2: regions: \"48\" is not a prefecture code 01-47");
+    expect_only(HEADER "u1,試験 太郎,,t@example.jp,00,g\n",
+                "line 2: regions: \"00\" is not a prefecture code 01-47");
+    expect_only(HEADER "u1,試験 太郎,,t@example.jp,013,g\n",
+                "line 2: regions: \"013\" is not a prefecture code 01-47");
+    expect_only(HEADER "u1,試験 太郎,,t@example.jp,東京,g\n",
+                "line 2: regions: \"東京\" is not a prefecture code 01-47");
+    expect_only(HEADER "u1,a,,a@example.jp,,\nu2,b,,b@example.jp,,\nu1,c,,c@example.jp,,\n",
+                "line 4: id: duplicate of line 2");
+    expect_only(HEADER "u1,試験 太郎,,t@example.jp,13\n", "line 2: expected 6 fields, found 5");
+    expect_only(HEADER "u1,試験 太郎,,t@example.jp,13,g,x\n",
+                "line 2: expected 6 fields, found 7");
+    expect_only(HEADER "u1,試験 \xff太郎,,t@example.jp,13,g\n", "line 2: invalid UTF-8");
+    expect_only(HEADER "u1,\xe8\xa9,,t@example.jp,13,g\n", "line 2: invalid UTF-8");
+    expect_only(HEADER "u1,\xed\xa0\x80,,t@example.jp,13,g\n", "line 2: invalid UTF-8");
+    expect_only(HEADER "u1,\xc0\xaf,,t@example.jp,13,g\n", "line 2: invalid UTF-8");
+    expect_only(HEADER "u 1,試験 太郎,,t@example.jp,13,g\n",
+                "line 2: id: \"u 1\" must be 1-64 characters of A-Z a-z 0-9 . _ -");
+    expect_only(HEADER ",試験 太郎,,t@example.jp,13,g\n", "line 2: id: missing");
+    expect_only(HEADER "u1, ,,t@example.jp,13,g\n", "line 2: name: missing");
+    expect_only(HEADER "u1,\"a\tb\",,t@example.jp,13,g\n",
+                "line 2: name: contains a control character");
+    expect_only(HEADER "u1,a,,t@example.jp,13,本省//大臣官房\n",
+                "line 2: groups: \"本省//大臣官房\" has an empty path segment");
+    expect_only(HEADER "u1,a,,t@example.jp,13,/本省\n",
+                "line 2: groups: \"/本省\" has an empty path segment");
+    expect_only(HEADER "u1,a\"b,,t@example.jp,13,g\n",
+                "line 2: name: quote inside an unquoted field (quote the whole field and "
+                "double the quote)");
+    expect_only(HEADER "u1,\"a\"b,,t@example.jp,13,g\n",
+                "line 2: name: text after the closing quote");
+    expect_only(HEADER "u1,a,,t@example.jp,13,\"g\n\n",
+                "line 2: groups: quoted field is not closed");
+    expect_only(HEADER "u1,a\rb,,t@example.jp,13,g\n",
+                "line 2: name: carriage return not followed by a line feed");
+    expect_only("id,name,kana,emails,regions,groups,dept\n",
+                "line 1: unknown column \"dept\" (expected id, name, kana, emails, regions, "
+                "groups)");
+    expect_only("id,name,kana,emails,regions\n", "line 1: missing column \"groups\"");
+    expect_only("id,name,kana,emails,regions,groups,id\n", "line 1: column \"id\" appears twice");
+    expect_only("", "line 1: empty input: expected a header row id,name,kana,emails,regions,groups");
+    expect_only("\n\n", "line 1: empty input: expected a header row id,name,kana,emails,regions,"
+                "groups");
+
+    struct parsed p;
+    const char nul[] = HEADER "u1,a\0b,,t@example.jp,13,g\n";
+    parse_n(&p, nul, sizeof(nul) - 1);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    expect_error(&p, "line 2: contains a NUL byte");
+    done(&p);
+}
+
+static void
+test_many_errors(void **state)
+{
+    (void)state;
+    struct parsed p;
+    parse(&p, HEADER
+          "u1,試験 太郎,シケン タロウ,taro@example.jp,13,本省\n"      /* fine */
+          "u2,試験 花子,,hanako@,48,本省\n"                         /* 2 errors */
+          "u3,試験 次郎,,jiro@example.jp,13\n"                      /* short */
+          "u1,試験 三郎,,saburo@example.jp,13,本省\n"               /* dup id */
+          "u5,\xff,,goro@example.jp,13,本省\n"                      /* UTF-8 */
+          "u6,試験 六郎,,,13,本省\n");                              /* no mail */
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.out.nrows, 0);
+    assert_null(p.out.rows);
+    expect_error(&p, "line 3: emails: \"hanako@\" is not a mail address");
+    expect_error(&p, "line 3: regions: \"48\" is not a prefecture code 01-47");
+    expect_error(&p, "line 4: expected 6 fields, found 5");
+    expect_error(&p, "line 5: id: duplicate of line 2");
+    expect_error(&p, "line 6: invalid UTF-8");
+    expect_error(&p, "line 7: emails: at least one mail address is required");
+    assert_int_equal(p.errs.n, 6);
+    done(&p);
+
+    /* a file full of errors: the first 1000 are listed, the rest counted */
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_puts(&b, HEADER);
+    for (int i = 0; i < 1500; i++)
+        anpi_buf_printf(&b, "u%d,n,,bad,13,g\n", i);
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.errs.n, ANPI_PEOPLE_CSV_MAX_ERRORS + 1);
+    assert_string_equal(p.errs.msg[0], "line 2: emails: \"bad\" is not a mail address");
+    assert_string_equal(p.errs.msg[ANPI_PEOPLE_CSV_MAX_ERRORS], "500 more errors not listed");
+    done(&p);
+    anpi_buf_free(&b);
+}
+
+static void
+test_limits(void **state)
+{
+    (void)state;
+    struct parsed p;
+    struct anpi_buf b;
+
+    /* 16 values of each kind are fine, 17 are not */
+    anpi_buf_init(&b, 0);
+    anpi_buf_puts(&b, HEADER "u1,n,,\"");
+    for (int i = 0; i < 16; i++)
+        anpi_buf_printf(&b, "m%d@example.jp;", i);
+    anpi_buf_puts(&b, "\",\"");
+    for (int i = 1; i <= 16; i++)
+        anpi_buf_printf(&b, "%d;", i);
+    anpi_buf_puts(&b, "\",\"");
+    for (int i = 0; i < 16; i++)
+        anpi_buf_printf(&b, "g%d;", i);
+    anpi_buf_puts(&b, "\"\n");
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.out.rows[0].nemails, 16);
+    assert_int_equal(p.out.rows[0].nregions, 16);
+    assert_int_equal(p.out.rows[0].ngroups, 16);
+    done(&p);
+    anpi_buf_reset(&b);
+    anpi_buf_puts(&b, HEADER "u1,n,,\"");
+    for (int i = 0; i < 17; i++)
+        anpi_buf_printf(&b, "m%d@example.jp;", i);
+    anpi_buf_puts(&b, "\",,\n");
+    expect_only(b.data, "line 2: emails: more than 16 values");
+
+    /* one field of 64 KiB is fine, one byte more is not */
+    anpi_buf_reset(&b);
+    anpi_buf_puts(&b, HEADER "u1,\"");
+    for (size_t i = 0; i < ANPI_PEOPLE_CSV_MAX_FIELD; i++)
+        anpi_buf_putc(&b, 'a');
+    anpi_buf_puts(&b, "\",,t@example.jp,,\n");
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(strlen(p.out.rows[0].name), ANPI_PEOPLE_CSV_MAX_FIELD);
+    done(&p);
+    anpi_buf_reset(&b);
+    anpi_buf_puts(&b, HEADER "u1,");
+    for (size_t i = 0; i <= ANPI_PEOPLE_CSV_MAX_FIELD; i++)
+        anpi_buf_putc(&b, 'a');
+    anpi_buf_puts(&b, ",,t@example.jp,,\n");
+    expect_only(b.data, "line 2: name: field longer than 65536 bytes");
+
+    /* an id of 64 characters is fine, 65 are not */
+    anpi_buf_reset(&b);
+    anpi_buf_printf(&b, HEADER "%s,n,,t@example.jp,,\n",
+                    "0123456789012345678901234567890123456789012345678901234567890123");
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, 0);
+    done(&p);
+    anpi_buf_reset(&b);
+    anpi_buf_printf(&b, HEADER "%s,n,,t@example.jp,,\n",
+                    "01234567890123456789012345678901234567890123456789012345678901234");
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.errs.n, 1);
+    done(&p);
+
+    /* 200,000 rows are fine, one more is not */
+    anpi_buf_reset(&b);
+    anpi_buf_puts(&b, HEADER);
+    for (unsigned i = 0; i < ANPI_PEOPLE_CSV_MAX_ROWS; i++)
+        anpi_buf_printf(&b, "p%u,試験 太郎,,p%u@example.jp,13,本省\n", i, i);
+    parse_n(&p, b.data, b.len);
+    if (p.rc)
+        dump(&p);
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.out.nrows, ANPI_PEOPLE_CSV_MAX_ROWS);
+    assert_string_equal(p.out.rows[ANPI_PEOPLE_CSV_MAX_ROWS - 1].id, "p199999");
+    assert_int_equal(p.out.rows[ANPI_PEOPLE_CSV_MAX_ROWS - 1].line, ANPI_PEOPLE_CSV_MAX_ROWS + 1);
+    done(&p);
+    anpi_buf_puts(&b, "extra,試験 太郎,,extra@example.jp,13,本省\n");
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.out.nrows, 0);
+    expect_error(&p, "line 200002: more than 200000 rows");
+    assert_int_equal(p.errs.n, 1);
+    done(&p);
+    anpi_buf_free(&b);
+
+    /* 50 MiB input cap, checked before anything is read */
+    size_t big = ANPI_PEOPLE_CSV_MAX_INPUT + 1;
+    char *data = malloc(big);
+    assert_non_null(data);
+    memset(data, 'a', big);
+    parse_n(&p, data, big);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.errs.n, 1);
+    assert_string_equal(p.errs.msg[0], "line 1: input is 52428801 bytes, over the limit of "
+                                       "52428800 bytes");
+    done(&p);
+    free(data);
+}
+
+static void
+test_helpers(void **state)
+{
+    (void)state;
+    assert_true(anpi_mail_addr_ok("a@example.jp", 12));
+    assert_true(anpi_mail_addr_ok("a+tag@sub.example.jp", 20));
+    assert_false(anpi_mail_addr_ok("a@-example.jp", 13));
+    assert_false(anpi_mail_addr_ok("a@example..jp", 13));
+    assert_false(anpi_mail_addr_ok("a@10.0.0.1", 10));
+    assert_false(anpi_mail_addr_ok("a\r@example.jp", 13));
+    assert_false(anpi_mail_addr_ok("@example.jp", 11));
+    assert_int_equal(anpi_prefecture_code("01", 2), 1);
+    assert_int_equal(anpi_prefecture_code("9", 1), 9);
+    assert_int_equal(anpi_prefecture_code("47", 2), 47);
+    assert_int_equal(anpi_prefecture_code("0", 1), 0);
+    assert_int_equal(anpi_prefecture_code("北海道", strlen("北海道")), 1);
+    assert_int_equal(anpi_prefecture_code("沖縄県", strlen("沖縄県")), 47);
+    assert_int_equal(anpi_prefecture_code("1a", 2), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_many_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
