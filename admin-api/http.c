@@ -590,6 +590,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
         if (anpi_buf_append(&r->body, upload, n) != ANPI_OK) {
             /* A chunked body has no Content-Length to check up front. */
             r->reject = 413;
+            r->status = 413;   /* for the log line if the client is dropped */
             r->must_close = true;
             r->drained = r->body.len + n;
             anpi_buf_free(&r->body);

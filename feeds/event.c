@@ -137,8 +137,9 @@ anpi_intensity_parse(const char *s, enum anpi_intensity *out)
         n--;
     /* "震度" prefix as in headline Kind/Name ("震度５弱") */
     static const char shindo[] = "震度";
-    if (n > sizeof(shindo) - 1 && memcmp(s, shindo, sizeof(shindo) - 1) == 0 &&
-        strncmp(s, "震度５弱以上未入電", n) != 0) {
+    static const char unreported[] = "震度５弱以上未入電";
+    bool is_unreported = n == sizeof(unreported) - 1 && memcmp(s, unreported, n) == 0;
+    if (n > sizeof(shindo) - 1 && memcmp(s, shindo, sizeof(shindo) - 1) == 0 && !is_unreported) {
         s += sizeof(shindo) - 1;
         n -= sizeof(shindo) - 1;
     }

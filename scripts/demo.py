@@ -185,6 +185,7 @@ def cmd_push(cfg_path, feeds_dir):
 # --- mail ---------------------------------------------------------------------
 
 LINK_RE = re.compile(r"https?://[^\s\"'<>]+/r/[A-Za-z0-9_=-]+")
+APPROVE_RE = re.compile(r"https?://[^\s\"'<>]+/a/[A-Za-z0-9_=-]+")
 
 
 def mail_files(dirs):
@@ -234,7 +235,7 @@ def cmd_report(cfg_path, maildirs):
                          d.get("deferred"), d.get("bounced"), d.get("failed"),
                          bd.get("answered"), bd.get("unanswered")))
     files = mail_files(maildirs)
-    links = []
+    links, officer = [], None
     for path in files:
         try:
             msg, text = mail_text(path)
@@ -242,6 +243,9 @@ def cmd_report(cfg_path, maildirs):
             continue
         for link in LINK_RE.findall(text):
             links.append((link, path, str(msg.get("To", ""))))
+        approve = APPROVE_RE.findall(text)
+        if approve:
+            officer = (str(msg.get("To", "")), str(msg.get("Subject", "")), approve[0], path)
     print("\nMail: %d message(s) so far in %s" % (len(files), " and ".join(maildirs)))
     print("\nNext steps:")
     step = 1
@@ -250,6 +254,11 @@ def cmd_report(cfg_path, maildirs):
         print("  %d. Incident #%s waits for a duty officer. Approve it:" % (step, inc.get("id")))
         print("       %s approve %s" % (ctl, inc.get("id")))
         print("     (or reject: %s reject %s)" % (ctl, inc.get("id")))
+        if officer:
+            print("     The duty officers were mailed one-time links too; the latest, to %s"
+                  % officer[0])
+            print("     (%s):" % officer[1])
+            print("       %s   (open it, then confirm)" % officer[2])
         step += 1
     if links:
         link, path, _to = links[-1]

@@ -653,6 +653,42 @@ client_evil(struct fx *f)
 }
 
 static void
+client_pipelining(struct fx *f)
+{
+    char out[8192];
+    /* keep-alive: two requests on one connection, answered in order */
+    static const char two[] = "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /q?a=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    raw_exchange(f->port, two, sizeof(two) - 1, out, sizeof(out));
+    CHECK_EQ(status_of(out), 200);
+    char *second = strstr(out + 1, "HTTP/1.1 200");
+    CHECK(second != NULL);
+    CHECK(strstr(out, "\"path\":\"/fast\"") < strstr(out, "\"a\":\"2\""));
+    CHECK(strstr(out, "Connection: close") > second);   /* the first one kept it open */
+
+    /* a request pipelined behind a suspended one is not a hang-up */
+    static const char slow[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                               "GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    raw_exchange(f->port, slow, sizeof(slow) - 1, out, sizeof(out));
+    CHECK_EQ(status_of(out), 200);
+    char *body = strstr(out, "\r\n\r\n");
+    CHECK(body && strncmp(body + 4, "slow", 4) == 0);
+    CHECK(strstr(body, "HTTP/1.1 200") != NULL);
+    CHECK(strstr(body, "\"path\":\"/fast\"") != NULL);
+}
+
+static void
+test_keepalive_pipelining(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_start(&f, 0);
+    fx_run(&f, client_pipelining);
+    assert_int_equal(f.slow_responded, 1);
+    assert_false(f.slow_gone);
+}
+
+static void
 test_evil_requests(void **state)
 {
     (void)state;
@@ -788,6 +824,7 @@ main(void)
         cmocka_unit_test(test_suspend_resume),
         cmocka_unit_test(test_body_limits),
         cmocka_unit_test(test_evil_requests),
+        cmocka_unit_test(test_keepalive_pipelining),
         cmocka_unit_test(test_disconnect_while_suspended),
         cmocka_unit_test(test_close_while_suspended),
         cmocka_unit_test(test_bad_listen),

@@ -994,7 +994,7 @@ test_intensity_order(void **state)
     } ok[] = {
         { "1", ANPI_INT_1 }, { "4 ", ANPI_INT_4 }, { " 5-", ANPI_INT_5L }, { "5+", ANPI_INT_5U },
         { "6-", ANPI_INT_6L }, { "6+\n", ANPI_INT_6U }, { "7", ANPI_INT_7 },
-        { "5弱", ANPI_INT_5L }, { "6強", ANPI_INT_6U }, { "震度５強", ANPI_INT_5U },
+        { "5弱", ANPI_INT_5L }, { "6強", ANPI_INT_6U }, { "震度５強", ANPI_INT_5U }, { "震度５弱", ANPI_INT_5L },
         { "震度７", ANPI_INT_7 }, { "震度５弱以上未入電", ANPI_INT_5L_UNREPORTED },
         { "!5-", ANPI_INT_5L_UNREPORTED },
     };
