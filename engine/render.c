@@ -88,7 +88,11 @@ anpi_render(const struct anpi_engine *e, const struct anpi_render_in *in, char *
     }
     snprintf(c.incident_id, sizeof(c.incident_id), "%lld", (long long)in->incident_id);
     snprintf(c.round, sizeof(c.round), "%d", in->round);
-    snprintf(c.incident_url, sizeof(c.incident_url), "%s", "");
+    /* the admin API's view of the incident (needs the bearer token; there is
+     * no web console yet) */
+    if (in->incident_id)
+        snprintf(c.incident_url, sizeof(c.incident_url), "http://%s/api/v1/incidents/%lld",
+                 e->cfg->listen_admin, (long long)in->incident_id);
 
     char *s = anpi_template_render(in->subject_tmpl ? in->subject_tmpl : "", lookup, &c, false, NULL);
     char *b = anpi_template_render(in->body_tmpl ? in->body_tmpl : "", lookup, &c, false, NULL);

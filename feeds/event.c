@@ -15,6 +15,7 @@ anpi_event_new(void)
     ev->lat = NAN;
     ev->lon = NAN;
     ev->depth_km = -1;
+    ev->typhoon_wind_ms = NAN;
     return ev;
 }
 
@@ -39,6 +40,29 @@ anpi_event_free(struct anpi_event *ev)
         free(ev->cities[i].name);
     }
     free(ev->cities);
+    free(ev->description);
+    free(ev->url);
+    for (size_t i = 0; i < ev->ntsunami; i++) {
+        free(ev->tsunami[i].code);
+        free(ev->tsunami[i].name);
+        free(ev->tsunami[i].kind_code);
+        free(ev->tsunami[i].first_arrival);
+        free(ev->tsunami[i].max_height);
+    }
+    free(ev->tsunami);
+    for (size_t i = 0; i < ev->nweather; i++) {
+        free(ev->weather[i].area_code);
+        free(ev->weather[i].area_name);
+        free(ev->weather[i].kind_code);
+        free(ev->weather[i].kind_name);
+        free(ev->weather[i].status);
+    }
+    free(ev->weather);
+    free(ev->typhoon_name);
+    free(ev->typhoon_class);
+    free(ev->hazard);
+    free(ev->countries);
+    free(ev->risk_kind);
     free(ev);
 }
 
@@ -188,4 +212,74 @@ anpi_event_prefs_at_least(const struct anpi_event *ev, enum anpi_intensity thres
             set |= ANPI_PREFSET_BIT(c->pref);
     }
     return set;
+}
+
+static const char *const tsunami_names[] = { "none", "forecast", "advisory", "warning", "major" };
+static const char *const tsunami_labels[] = { "津波なし", "津波予報", "津波注意報", "津波警報", "大津波警報" };
+
+const char *
+anpi_tsunami_grade_name(enum anpi_tsunami_grade g)
+{
+    return (unsigned)g < ANPI_ARRAY_LEN(tsunami_names) ? tsunami_names[g] : "none";
+}
+
+const char *
+anpi_tsunami_grade_label_ja(enum anpi_tsunami_grade g)
+{
+    return (unsigned)g < ANPI_ARRAY_LEN(tsunami_labels) ? tsunami_labels[g] : "";
+}
+
+int
+anpi_tsunami_grade_parse(const char *s, enum anpi_tsunami_grade *out)
+{
+    for (size_t i = 0; i < ANPI_ARRAY_LEN(tsunami_names); i++) {
+        if (strcmp(s, tsunami_names[i]) == 0 || strcmp(s, tsunami_labels[i]) == 0) {
+            *out = (enum anpi_tsunami_grade)i;
+            return ANPI_OK;
+        }
+    }
+    return ANPI_EPARSE;
+}
+
+static const char *const weather_names[] = { "none", "advisory", "warning", "emergency" };
+
+const char *
+anpi_weather_level_name(enum anpi_weather_level l)
+{
+    return (unsigned)l < ANPI_ARRAY_LEN(weather_names) ? weather_names[l] : "none";
+}
+
+int
+anpi_weather_level_parse(const char *s, enum anpi_weather_level *out)
+{
+    for (size_t i = 0; i < ANPI_ARRAY_LEN(weather_names); i++) {
+        if (strcmp(s, weather_names[i]) == 0) {
+            *out = (enum anpi_weather_level)i;
+            return ANPI_OK;
+        }
+    }
+    return ANPI_EPARSE;
+}
+
+static const char *const missile_names[] = {
+    "none", "launch", "imminent", "impact", "overflight", "impact_outside", "interception",
+    "all_clear", "other",
+};
+
+const char *
+anpi_missile_phase_name(enum anpi_missile_phase p)
+{
+    return (unsigned)p < ANPI_ARRAY_LEN(missile_names) ? missile_names[p] : "none";
+}
+
+int
+anpi_missile_phase_parse(const char *s, enum anpi_missile_phase *out)
+{
+    for (size_t i = 0; i < ANPI_ARRAY_LEN(missile_names); i++) {
+        if (strcmp(s, missile_names[i]) == 0) {
+            *out = (enum anpi_missile_phase)i;
+            return ANPI_OK;
+        }
+    }
+    return ANPI_EPARSE;
 }

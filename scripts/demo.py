@@ -11,8 +11,10 @@ example uses (no PyYAML on a fresh Debian); "${ENV:NAME}" values are taken from
 the environment, as anpid does.
 """
 
+import datetime
 import email
 import email.policy
+import email.utils
 import glob
 import json
 import os
@@ -188,6 +190,23 @@ LINK_RE = re.compile(r"https?://[^\s\"'<>]+/r/[A-Za-z0-9_=-]+")
 APPROVE_RE = re.compile(r"https?://[^\s\"'<>]+/a/[A-Za-z0-9_=-]+")
 
 
+ONE_SECOND = datetime.timedelta(seconds=1)
+
+
+def parse_time(text):
+    try:
+        return datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def mail_date(msg):
+    try:
+        return email.utils.parsedate_to_datetime(str(msg.get("Date", "")))
+    except (TypeError, ValueError):
+        return None
+
+
 def mail_files(dirs):
     files = []
     for d in dirs:
@@ -235,7 +254,7 @@ def cmd_report(cfg_path, maildirs):
                          d.get("deferred"), d.get("bounced"), d.get("failed"),
                          bd.get("answered"), bd.get("unanswered")))
     files = mail_files(maildirs)
-    links, officer = [], None
+    links, officers = [], []
     for path in files:
         try:
             msg, text = mail_text(path)
@@ -245,7 +264,8 @@ def cmd_report(cfg_path, maildirs):
             links.append((link, path, str(msg.get("To", ""))))
         approve = APPROVE_RE.findall(text)
         if approve:
-            officer = (str(msg.get("To", "")), str(msg.get("Subject", "")), approve[0], path)
+            officers.append((mail_date(msg), str(msg.get("To", "")),
+                             str(msg.get("Subject", "")), approve[0]))
     print("\nMail: %d message(s) so far in %s" % (len(files), " and ".join(maildirs)))
     print("\nNext steps:")
     step = 1
@@ -254,11 +274,18 @@ def cmd_report(cfg_path, maildirs):
         print("  %d. Incident #%s waits for a duty officer. Approve it:" % (step, inc.get("id")))
         print("       %s approve %s" % (ctl, inc.get("id")))
         print("     (or reject: %s reject %s)" % (ctl, inc.get("id")))
+        # The approval request for this incident: the first one mailed
+        # after it opened (the mail does not name the incident id).
+        officer = None
+        opened = parse_time(inc.get("opened_at"))
+        if opened:
+            later = [o for o in officers if o[0] and o[0] >= opened - ONE_SECOND]
+            officer = min(later, default=None, key=lambda o: o[0])
         if officer:
-            print("     The duty officers were mailed one-time links too; the latest, to %s"
-                  % officer[0])
-            print("     (%s):" % officer[1])
-            print("       %s   (open it, then confirm)" % officer[2])
+            print("     The duty officers were mailed one-time links too, e.g. to %s"
+                  % officer[1])
+            print("     (%s):" % officer[2])
+            print("       %s   (open it, then confirm)" % officer[3])
         step += 1
     if links:
         link, path, _to = links[-1]

@@ -24,7 +24,10 @@ struct anpi_poller_stats {
     int64_t last_poll, last_success, last_document;   /* ms since epoch, 0 = never */
     uint64_t polls, not_modified, documents, errors, consecutive_errors;
     char last_error[256];
-    /* additions */
+    /* errors counts every failed fetch or parse (a feed URL, even when a
+     * later URL answered, or a document); consecutive_errors counts rounds
+     * in a row in which no feed URL answered, and drives the back-off.
+     * additions: */
     uint64_t rounds;          /* rounds finished (success or failure) */
     uint64_t feeds_parsed;    /* feed bodies parsed (a 304 parses nothing) */
     int64_t next_poll;        /* ms since epoch of the next scheduled round, 0 = none */

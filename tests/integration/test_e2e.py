@@ -316,6 +316,14 @@ def phase_shipped_pack(tmp):
         s, j = harness.Api(anpid.admin_url, "wrong-token-0123456789").get("/api/v1/incidents")
         check(s == 401, "a wrong API token gets 401", s)
 
+        # a stale report (2011, not replayed): shown, never mailed
+        before = len(sink.files())
+        s, j = push(api, os.path.join(OFFICIAL, "32-39_11_01_120615_VXSE51.xml"), replay=False)
+        stale = [i for i in incidents(api) if i["status"] == "expired"]
+        settle(anpid, sink)
+        check(s == 202 and stale and len(sink.files()) == before,
+              "a six-hour-old quake is recorded as expired and mails nobody",
+              (s, [(i["rule"], i["status"], i["close_reason"]) for i in incidents(api)]))
         rc = anpid.stop()
         check(rc == 0, "anpid stops cleanly on SIGTERM", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
 
@@ -385,8 +393,71 @@ def phase_aftershocks(tmp):
         anpid.stop()
 
 
+def phase_timers(tmp):
+    """Approval timeout policies (send, escalate) and a resend round to the
+    unanswered only."""
+    csv = PEOPLE_CSV + "E1,試験 上長,,boss@example.jp,13,escalation\n"
+    with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
+        csv_path = os.path.join(tmp, "people.csv")
+        with open(csv_path, "w", encoding="utf-8") as f:
+            f.write(csv)
+        rules = os.path.join(SRC, "tests", "integration", "rules", "timeouts")
+        cfg = harness.base_config(pg, sink, directory={"import": csv_path}, rules={"paths": [rules]})
+        cfg["log"] = {"level": "info"}
+        anpid = harness.Anpid(BUILD, cfg, os.path.join(tmp, "c"))
+        api = anpid.api
+
+        suruga = os.path.join(OFFICIAL, "32-35_07_01_100915_VXSE51.xml")
+        tohoku = os.path.join(OFFICIAL, "32-39_11_05_240613_VXSE53.xml")
+        s1, _ = push(api, suruga)
+        s2, _ = push(api, tohoku)
+        check(s1 == 202 and s2 == 202, "two quakes pushed")
+        inc = {i["rule"]: i for i in incidents(api)}
+        check(set(inc) == {"timeout-send", "timeout-escalate"}
+              and all(i["status"] == "pending_approval" for i in inc.values()),
+              "two incidents open at once, each with its own approval", incidents(api))
+
+        def released():
+            i = {x["rule"]: x for x in incidents(api)}
+            return i["timeout-send"]["broadcasts"] and i
+        inc = harness.wait_for(released, 20, what="approval timeout (send)")
+        dec = inc["timeout-send"]["approvals"][0]["decisions"]
+        check(dec and dec[0]["by"] == "timeout", "on_timeout: send approved it by timeout", dec)
+        check(inc["timeout-escalate"]["status"] == "pending_approval" and not inc["timeout-escalate"]["broadcasts"],
+              "on_timeout: escalate does not send", inc["timeout-escalate"]["status"])
+        settle(anpid, sink)
+        boss = links(sink, "boss@example.jp", "a")
+        check(len(boss) >= 2, "the escalation group got approve/reject links", boss)
+
+        shizuoka = addresses_of({22})
+        got = safety_mails(sink)
+        check(sorted(a for a in got if a in shizuoka) == shizuoka and not [a for a in got if a not in shizuoka],
+              "the timed-out incident mailed 静岡県 only", got)
+
+        # one person answers; the resend round goes to the others only
+        link = links(sink, "shizuoka1@example.jp", "r")[0]
+        http(link, urllib.parse.urlencode({"safety": "無事"}).encode())
+        bid = inc["timeout-send"]["broadcasts"][0]
+        pg.psql("UPDATE broadcasts SET last_round_at = now() - interval '2 minutes' WHERE id = %d" % bid)
+        def resent():
+            s, b = api.get("/api/v1/broadcasts/%d" % bid)
+            return b.get("rounds_sent", 0) >= 1 and b
+        harness.wait_for(resent, 15, what="resend round")
+        settle(anpid, sink)
+        got2 = safety_mails(sink)
+        again = {a: got2.get(a, 0) - got.get(a, 0) for a in got2}
+        want = [a for a in shizuoka if not a.startswith("shizuoka1")]
+        check(sorted(a for a, n in again.items() if n > 0) == sorted(want),
+              "the resend went to the unanswered only (not to either address of the one who answered)",
+              again)
+        subjects = [str(m["subject"]) for r, m in sink.messages() if "shizuoka2@example.jp" in r]
+        check(any("再送" in x for x in subjects), "the resend is marked as such", subjects)
+
+        anpid.stop()
+
+
 def main():
-    phases = [phase_shipped_pack, phase_aftershocks]
+    phases = [phase_shipped_pack, phase_aftershocks, phase_timers]
     for ph in phases:
         with tempfile.TemporaryDirectory(prefix="anpi-e2e-") as tmp:
             os.chmod(tmp, 0o755)
