@@ -313,6 +313,11 @@ enum kind {
     K_TLS,          /* enum anpi_tls_mode */
     K_LOGLEVEL,     /* char *: debug|info|warn|error */
     K_RELAYS,       /* struct anpi_relay_conf * + size_t, items described by sub */
+    K_DKIM,         /* struct anpi_dkim_conf * + size_t: a mapping or a list of them */
+    K_FEED,         /* a feeds.<source> section: one struct anpi_feed_conf in cfg->feeds */
+    K_DEVICE,       /* char *, an absolute path such as /dev/ttyUSB0 */
+    K_BAUD,         /* int, a standard serial line speed */
+    K_GROUP,        /* char *, a directory group name or path like "本省/大臣官房" */
 };
 
 #define D_REQUIRED 1u   /* required (together with its excl sibling, if any) */
@@ -331,6 +336,8 @@ struct directive {
 
 #define CF(f) offsetof(struct anpi_config, f)
 #define RF(f) offsetof(struct anpi_relay_conf, f)
+#define FF(f) offsetof(struct anpi_feed_conf, f)
+#define KF(f) offsetof(struct anpi_dkim_conf, f)
 #define END { NULL, K_STR, 0, 0, 0, 0, 0, NULL, NULL }
 
 static const struct directive d_database[] = {
@@ -366,6 +373,14 @@ static const struct directive d_smtp[] = {
     END,
 };
 
+static const struct directive d_dkim[] = {
+    { "domain", K_HOSTNAME, KF(domain), 0, 0, 0, D_REQUIRED, NULL, NULL },
+    { "selector", K_STR, KF(selector), 0, 1, 63, D_REQUIRED, NULL, NULL },
+    { "key", K_PATH, KF(key_file), 0, 0, 0, D_REQUIRED, NULL, NULL },
+    { "algorithm", K_STR, KF(algorithm), 0, 1, 32, 0, NULL, NULL },
+    END,
+};
+
 static const struct directive d_rules[] = {
     { "paths", K_PATH_LIST, CF(rule_paths), CF(nrule_paths), 0, 0, 0, NULL, NULL },
     { "packs_dir", K_PATH, CF(packs_dir), 0, 0, 0, 0, NULL, NULL },
@@ -378,14 +393,49 @@ static const struct directive d_directory[] = {
     END,
 };
 
-static const struct directive d_jma[] = {
-    { "url", K_URL_LIST, CF(jma_urls), CF(njma_urls), 0, 0, 0, NULL, NULL },
-    { "interval", K_DUR_INT, CF(jma_interval_s), 0, 10, 86400, 0, NULL, NULL },
+/* Feed sections: the base is a struct anpi_feed_conf.  cfg->jma_urls and
+ * cfg->jma_interval_s are copied from feeds.jma after the walk. */
+#define STALE_MIN 10
+#define STALE_MAX (30 * 86400)
+
+static const struct directive d_feed_jma[] = {
+    { "url", K_URL_LIST, FF(urls), FF(nurls), 0, 0, 0, NULL, NULL },
+    { "long_url", K_URL_LIST, FF(long_urls), FF(nlong_urls), 0, 0, 0, NULL, NULL },
+    { "interval", K_DUR_INT, FF(interval_s), 0, 10, 86400, 0, NULL, NULL },
+    { "stale_after", K_DUR64, FF(stale_after_s), 0, STALE_MIN, STALE_MAX, 0, NULL, NULL },
     END,
 };
 
+/* cap, mofa, gdacs: one document polled (cap may also be push only) */
+static const struct directive d_feed_doc[] = {
+    { "url", K_URL_LIST, FF(urls), FF(nurls), 0, 0, 0, NULL, NULL },
+    { "interval", K_DUR_INT, FF(interval_s), 0, 10, 86400, 0, NULL, NULL },
+    { "stale_after", K_DUR64, FF(stale_after_s), 0, STALE_MIN, STALE_MAX, 0, NULL, NULL },
+    END,
+};
+
+static const struct directive d_feed_qzss[] = {
+    { "tcp", K_HOSTPORT, FF(tcp), 0, 0, 0, D_REQUIRED, NULL, "device" },
+    { "device", K_DEVICE, FF(device), 0, 0, 0, D_REQUIRED, NULL, "tcp" },
+    { "baud", K_BAUD, FF(baud), 0, 0, 0, 0, NULL, NULL },
+    { "stale_after", K_DUR64, FF(stale_after_s), 0, STALE_MIN, STALE_MAX, 0, NULL, NULL },
+    END,
+};
+
+static const struct directive d_feed_eew[] = {
+    { "stale_after", K_DUR64, FF(stale_after_s), 0, STALE_MIN, STALE_MAX, 0, NULL, NULL },
+    END,
+};
+
+/* min of a K_FEED directive: the default interval in seconds */
 static const struct directive d_feeds[] = {
-    { "jma", K_SECTION, 0, 0, 0, 0, 0, d_jma, NULL },
+    { "jma", K_FEED, 0, 0, 60, 0, 0, d_feed_jma, NULL },
+    { "cap", K_FEED, 0, 0, 60, 0, 0, d_feed_doc, NULL },
+    { "mofa", K_FEED, 0, 0, 300, 0, 0, d_feed_doc, NULL },
+    { "gdacs", K_FEED, 0, 0, 600, 0, 0, d_feed_doc, NULL },
+    { "qzss", K_FEED, 0, 0, 0, 0, 0, d_feed_qzss, NULL },
+    { "eew", K_FEED, 0, 0, 0, 0, 0, d_feed_eew, NULL },
+    { "alarm_group", K_GROUP, CF(feed_alarm_group), 0, 1, 256, 0, NULL, NULL },
     END,
 };
 
@@ -421,6 +471,7 @@ static const struct directive d_root[] = {
     { "feeds", K_SECTION, 0, 0, 0, 0, 0, d_feeds, NULL },
     { "api", K_SECTION, 0, 0, 0, 0, 0, d_api, NULL },
     { "outbox", K_SECTION, 0, 0, 0, 0, 0, d_outbox, NULL },
+    { "dkim", K_DKIM, CF(dkim), CF(ndkim), 0, 0, 0, d_dkim, NULL },
     { "incidents", K_SECTION, 0, 0, 0, 0, 0, d_incidents, NULL },
     { "log", K_SECTION, 0, 0, 0, 0, 0, d_log, NULL },
     END,
@@ -771,6 +822,136 @@ set_relays(struct cctx *c, const struct directive *d, const struct node *n, void
     }
 }
 
+/* dkim: {domain, selector, key, algorithm} or a list of such mappings. */
+static void
+set_dkim(struct cctx *c, const struct directive *d, const struct node *n, void *base,
+         const char *path)
+{
+    struct anpi_dkim_conf **slot = (struct anpi_dkim_conf **)((char *)base + d->off);
+    size_t *count = (size_t *)((char *)base + d->off_n);
+    const struct node *const *items = (const struct node *const *)&n;
+    size_t nitems = 1;
+    if (n->type == N_SEQ) {
+        items = (const struct node *const *)n->kids;
+        nitems = n->n;
+        if (nitems == 0 || nitems > ANPI_CONFIG_MAX_DKIM) {
+            cerr(c, n->line, n->col, path, "expected 1 to %d signing keys, got %zu",
+                 ANPI_CONFIG_MAX_DKIM, nitems);
+            return;
+        }
+    } else if (n->type != N_MAP) {
+        cerr(c, n->line, n->col, path, "expected a mapping or a list of mappings, got %s",
+             node_kind(n));
+        return;
+    }
+    struct anpi_dkim_conf *k = anpi_xcalloc(nitems, sizeof(*k));
+    *slot = k;
+    *count = nitems;
+    for (size_t i = 0; i < nitems; i++) {
+        const struct node *it = items[i];
+        char *ipath = n->type == N_SEQ ? anpi_xasprintf("%s[%zu]", path, i) : anpi_xstrdup(path);
+        const struct node *seen[MAX_DIRECTIVES] = { 0 };
+        walk_map(c, it, d->sub, &k[i], ipath, it->line, it->col, seen);
+        const struct node *alg = seen_of(d->sub, seen, "algorithm");
+        if (!k[i].algorithm && !alg)
+            k[i].algorithm = anpi_xstrdup("rsa-sha256");
+        if (alg && k[i].algorithm && strcmp(k[i].algorithm, "rsa-sha256") != 0 &&
+            strcmp(k[i].algorithm, "ed25519-sha256") != 0) {
+            char *kp = anpi_xasprintf("%s.algorithm", ipath);
+            char q[CONF_SHOWN * 2];
+            cerr(c, alg->line, alg->col, kp, "expected rsa-sha256 or ed25519-sha256, got \"%s\"",
+                 shown(q, sizeof(q), alg->str, alg->len));
+            free(kp);
+        }
+        const struct node *sel = seen_of(d->sub, seen, "selector");
+        if (sel && k[i].selector &&
+            (strspn(k[i].selector, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789.-_") != strlen(k[i].selector) ||
+             k[i].selector[0] == '.' || k[i].selector[0] == '-')) {
+            char *kp = anpi_xasprintf("%s.selector", ipath);
+            char q[CONF_SHOWN * 2];
+            cerr(c, sel->line, sel->col, kp, "letters, digits, '.', '-' and '_' only, got \"%s\"",
+                 shown(q, sizeof(q), sel->str, sel->len));
+            free(kp);
+        }
+        free(ipath);
+    }
+}
+
+static const int bauds[] = { 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400 };
+
+/* The port of a "host:port" already checked by hostport_problem. */
+static int64_t
+hostport_port(const char *s)
+{
+    int64_t v = -1;
+    const char *colon = strrchr(s, ':');
+    if (colon)
+        anpi_parse_int64(colon + 1, 0, 65535, &v);
+    return v;
+}
+
+static void
+set_feed(struct cctx *c, const struct directive *d, const struct node *n, void *base,
+         const char *path)
+{
+    struct anpi_config *cfg = base;
+    if (!node_is_null(n) && n->type != N_MAP) {
+        cerr(c, n->line, n->col, path, "expected a mapping, got %s", node_kind(n));
+        return;
+    }
+    /* walk_map refuses duplicate keys, so each source comes at most once */
+    if (!cfg->feeds)
+        cfg->feeds = anpi_xcalloc(ANPI_CONFIG_MAX_FEEDS, sizeof(*cfg->feeds));
+    if (cfg->nfeeds == ANPI_CONFIG_MAX_FEEDS)
+        return;
+    struct anpi_feed_conf *f = &cfg->feeds[cfg->nfeeds++];
+    f->source = anpi_xstrdup(d->name);
+    f->interval_s = (int)d->min;
+    const struct node *seen[MAX_DIRECTIVES] = { 0 };
+    walk_map(c, n, d->sub, f, path, n->line, n->col, seen);
+
+    const struct node *url = seen_of(d->sub, seen, "url");
+    const struct node *long_url = seen_of(d->sub, seen, "long_url");
+    const struct node *stale = seen_of(d->sub, seen, "stale_after");
+    const struct node *tcp = seen_of(d->sub, seen, "tcp");
+    const struct node *baud = seen_of(d->sub, seen, "baud");
+    char *kp = NULL;
+    /* MOFA and GDACS have no push channel: without a URL nothing arrives */
+    if (!url && (strcmp(d->name, "mofa") == 0 || strcmp(d->name, "gdacs") == 0)) {
+        kp = join_path(path, "url");
+        cerr(c, n->line, n->col, kp, "missing required key (%s is polled)", d->name);
+        free(kp);
+    }
+    if (long_url && !url) {
+        kp = join_path(path, "long_url");
+        cerr(c, long_url->line, long_url->col, kp, "long_url needs url (the short feed) as well");
+        free(kp);
+    }
+    /* an alarm that fires between two polls of a healthy feed is noise */
+    if (stale && f->stale_after_s && f->nurls && f->stale_after_s <= f->interval_s) {
+        kp = join_path(path, "stale_after");
+        cerr(c, stale->line, stale->col, kp,
+             "must be longer than the poll interval (%ds), got %llds", f->interval_s,
+             (long long)f->stale_after_s);
+        free(kp);
+    }
+    if (tcp && f->tcp && hostport_port(f->tcp) == 0) {
+        kp = join_path(path, "tcp");
+        cerr(c, tcp->line, tcp->col, kp, "the port must be a number from 1 to 65535");
+        free(kp);
+    }
+    if (baud && tcp) {
+        kp = join_path(path, "baud");
+        cerr(c, baud->line, baud->col, kp, "baud applies to a serial device only, not to tcp");
+        free(kp);
+    }
+    if (f->device && !f->baud)
+        f->baud = 9600;
+    if (!f->device)
+        f->baud = 0;
+}
+
 static void
 set_value(struct cctx *c, const struct directive *d, const struct node *n, void *base,
           const char *path)
@@ -782,6 +963,14 @@ set_value(struct cctx *c, const struct directive *d, const struct node *n, void 
     }
     if (d->kind == K_RELAYS) {
         set_relays(c, d, n, base, path);
+        return;
+    }
+    if (d->kind == K_DKIM) {
+        set_dkim(c, d, n, base, path);
+        return;
+    }
+    if (d->kind == K_FEED) {
+        set_feed(c, d, n, base, path);
         return;
     }
     if (d->kind == K_PATH_LIST || d->kind == K_URL_LIST) {
@@ -917,6 +1106,40 @@ set_value(struct cctx *c, const struct directive *d, const struct node *n, void 
         else
             bad_value(c, d, n, path, "none, starttls or implicit");
         break;
+    case K_DEVICE:
+        if (v[0] != '/' || len > 4096 || has_space_or_control(v)) {
+            bad_value(c, d, n, path, "an absolute device path like /dev/ttyUSB0");
+            break;
+        }
+        set_str(base, d->off, v);
+        return;
+    case K_BAUD: {
+        bool ok = anpi_parse_int64(v, 1, 1000000, &num) == 0;
+        size_t i;
+        for (i = 0; ok && i < ANPI_ARRAY_LEN(bauds); i++)
+            if (bauds[i] == num)
+                break;
+        if (!ok || i == ANPI_ARRAY_LEN(bauds)) {
+            bad_value(c, d, n, path,
+                      "a serial speed: 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200 "
+                      "or 230400");
+            break;
+        }
+        *(int *)p = (int)num;
+        break;
+    }
+    case K_GROUP:
+        if (len < minlen || len > (size_t)d->max || has_space_or_control(v) || v[0] == '/' ||
+            v[len - 1] == '/' || strstr(v, "//")) {
+            char exp[128];
+            snprintf(exp, sizeof(exp),
+                     "a directory group name of %zu to %lld bytes without blanks or empty "
+                     "path segments", minlen, (long long)d->max);
+            bad_value(c, d, n, path, exp);
+            break;
+        }
+        set_str(base, d->off, v);
+        return;
     case K_LOGLEVEL:
         if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") && strcmp(v, "error")) {
             bad_value(c, d, n, path, "debug, info, warn or error");
@@ -1094,13 +1317,39 @@ anpi_config_free(struct anpi_config *c)
     free(c->templates_dir);
     free(c->directory_import);
     free_list(c->jma_urls, c->njma_urls);
+    for (size_t i = 0; i < c->nfeeds; i++) {
+        struct anpi_feed_conf *f = &c->feeds[i];
+        free(f->source);
+        free_list(f->urls, f->nurls);
+        free_list(f->long_urls, f->nlong_urls);
+        free(f->tcp);
+        free(f->device);
+    }
+    free(c->feeds);
+    free(c->feed_alarm_group);
     if (c->api_token) {
         explicit_bzero(c->api_token, strlen(c->api_token));
         free(c->api_token);
     }
     free(c->outbox_dir);
+    for (size_t i = 0; i < c->ndkim; i++) {
+        free(c->dkim[i].domain);
+        free(c->dkim[i].selector);
+        free(c->dkim[i].key_file);
+        free(c->dkim[i].algorithm);
+    }
+    free(c->dkim);
     free(c->log_level);
     free(c);
+}
+
+const struct anpi_feed_conf *
+anpi_config_feed(const struct anpi_config *c, const char *source)
+{
+    for (size_t i = 0; c && source && i < c->nfeeds; i++)
+        if (strcmp(c->feeds[i].source, source) == 0)
+            return &c->feeds[i];
+    return NULL;
 }
 
 static void
@@ -1113,6 +1362,7 @@ set_defaults(struct anpi_config *cfg)
     cfg->smtp_timeout_s = 60;
     cfg->smtp_connections = 4;
     cfg->jma_interval_s = 60;
+    cfg->feed_alarm_group = anpi_xstrdup("admins");
     cfg->api_max_body = 10 * 1024 * 1024;
     cfg->incident_expiry_s = 6 * 3600;
     cfg->log_level = anpi_xstrdup("info");
@@ -1173,6 +1423,18 @@ anpi_config_load(const char *path, struct anpi_config **out, struct anpi_errors 
         !map_get(map_get(root, "smtp"), "from"))
         cerr(&c, c.doc_line, c.doc_col, "smtp.from",
              "missing required key (needed when smtp.relays or outbox.dir is set)");
+
+    /* existing callers read feeds.jma through these */
+    const struct anpi_feed_conf *jma = anpi_config_feed(cfg, "jma");
+    if (jma) {
+        cfg->jma_interval_s = jma->interval_s;
+        if (jma->nurls) {
+            cfg->jma_urls = anpi_xcalloc(jma->nurls, sizeof(*cfg->jma_urls));
+            for (size_t i = 0; i < jma->nurls; i++)
+                cfg->jma_urls[i] = anpi_xstrdup(jma->urls[i]);
+            cfg->njma_urls = jma->nurls;
+        }
+    }
 
     node_free(root);
     free(c.dir);

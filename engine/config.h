@@ -21,6 +21,35 @@ struct anpi_relay_conf {
     char *username, *password;      /* optional AUTH (only over TLS) */
 };
 
+/* One configured feed source (feeds.jma, feeds.cap, feeds.mofa, feeds.gdacs,
+ * feeds.qzss, feeds.eew).  An entry exists only for a section present in the
+ * file; fields a source does not use stay 0/NULL. */
+struct anpi_feed_conf {
+    char *source;                   /* "jma", "cap", "mofa", "gdacs", "qzss", "eew" */
+    char **urls;                    /* url: a string or a list; the first that answers wins */
+    size_t nurls;                   /* 0: not polled (cap: push only) */
+    char **long_urls;               /* jma only: long_url, the long feed to catch up after an outage */
+    size_t nlong_urls;
+    int interval_s;                 /* polled sources: default jma 60, cap 60, mofa 300, gdacs 600 */
+    int64_t stale_after_s;          /* alarm when nothing arrived for that long; 0 = off */
+    char *tcp;                      /* qzss: "host:port" of the receiver, or NULL */
+    char *device;                   /* qzss: serial device such as /dev/ttyUSB0, or NULL */
+    int baud;                       /* qzss with device: default 9600 */
+};
+
+#define ANPI_CONFIG_MAX_FEEDS 6
+
+/* dkim: one mapping, or a list of them for dual signing (RSA + Ed25519).
+ * Keys are loaded by the SMTP channel (anpi_dkim_key_load) at start-up. */
+struct anpi_dkim_conf {
+    char *domain;                   /* d=, e.g. "example.jp" */
+    char *selector;                 /* s=, e.g. "anpi2025" */
+    char *key_file;                 /* key: PEM private key, relative to the config file */
+    char *algorithm;                /* "rsa-sha256" (default) or "ed25519-sha256" */
+};
+
+#define ANPI_CONFIG_MAX_DKIM 4
+
 struct anpi_config {
     char *path;                     /* the file it came from */
 
@@ -48,11 +77,17 @@ struct anpi_config {
     char **jma_urls;                /* feeds.jma.url: a string or a list (redundant URLs) */
     size_t njma_urls;
     int jma_interval_s;             /* feeds.jma.interval, default 60 */
+    struct anpi_feed_conf *feeds;   /* feeds.<source>, in the order of the file */
+    size_t nfeeds;
+    char *feed_alarm_group;         /* feeds.alarm_group: mailed when a feed is stale, default "admins" */
 
     char *api_token;                /* api.token (required; bearer token for the admin API) */
     size_t api_max_body;            /* api.max_body, default 10 MiB */
 
     char *outbox_dir;               /* outbox.dir (optional file channel) */
+
+    struct anpi_dkim_conf *dkim;    /* dkim: a mapping or a list; NULL/0 = unsigned mail */
+    size_t ndkim;
 
     int64_t incident_expiry_s;      /* incidents.expiry, default 6h: older events are shown, not mailed */
     char *log_level;                /* log.level, default "info" */
@@ -62,5 +97,8 @@ struct anpi_config {
  * ANPI_EPARSE and fills errs (every error found, each "file:line:col: ..."). */
 int anpi_config_load(const char *path, struct anpi_config **out, struct anpi_errors *errs);
 void anpi_config_free(struct anpi_config *c);
+
+/* The section for source ("jma", "cap", ...), or NULL when the file has none. */
+const struct anpi_feed_conf *anpi_config_feed(const struct anpi_config *c, const char *source);
 
 #endif

@@ -17,6 +17,8 @@ struct anpi_ruleset;
 struct anpi_smtp_pool;
 struct anpi_http_server;
 struct anpi_poller;
+struct anpi_docpoll;
+struct anpi_linereader;
 
 struct anpi_metrics {
     uint64_t documents_received, documents_duplicate, documents_rejected;
@@ -27,6 +29,21 @@ struct anpi_metrics {
     double last_doc_to_first_accept_s;   /* end-to-end latency of the last broadcast */
 };
 
+/* Health of one feed source: fed by its poller (if any) and by every
+ * document that reaches the engine (polled or pushed). */
+struct anpi_feed_health {
+    char source[16];
+    bool polled;
+    int64_t last_success_ms;       /* last poll that worked, or last good document */
+    int64_t last_document_ms;      /* last document accepted */
+    int64_t last_error_ms;
+    uint64_t documents, errors;
+    char last_error[256];
+    int64_t stale_after_s;         /* 0 = no staleness alarm */
+    bool alarmed;                  /* the stale alarm went out and the feed has not recovered */
+};
+#define ANPI_MAX_FEEDS 8
+
 struct anpi_engine {
     uv_loop_t *loop;
     struct anpi_config *cfg;
@@ -34,7 +51,6 @@ struct anpi_engine {
     struct anpi_db *db;
     struct anpi_smtp_pool *smtp;
     struct anpi_http_server *pub, *admin;
-    struct anpi_poller *jma_poller;
 
     char node_id[96];              /* lease owner name: host:pid:start */
     unsigned char link_key[32];    /* HMAC key for reply/approval links (shared via the database) */
@@ -50,8 +66,24 @@ struct anpi_engine {
     struct ingest_job *ingest_head, *ingest_tail;   /* documents are processed one at a time */
     bool ingest_busy;
 
+    struct anpi_feed_health feeds[ANPI_MAX_FEEDS];
+    size_t nfeeds;
+    struct anpi_poller *pollers[ANPI_MAX_FEEDS];     /* Atom pollers by feed index, or NULL */
+    struct anpi_docpoll *docpolls[ANPI_MAX_FEEDS];   /* single-document pollers (cap, mofa, gdacs) */
+    struct anpi_linereader *readers[ANPI_MAX_FEEDS]; /* QZSS receiver lines */
+    uv_timer_t health_timer;       /* staleness alarms, scheduled drills */
+
     struct anpi_metrics m;
 };
+
+/* --- health.c: feed health and staleness alarms; scheduled drills ------- */
+struct anpi_feed_health *anpi_feed_health_get(struct anpi_engine *e, const char *source);
+void anpi_feed_health_document(struct anpi_engine *e, const char *source);
+void anpi_feed_health_error(struct anpi_engine *e, const char *source, const char *msg);
+void anpi_feed_health_start(struct anpi_engine *e);
+void anpi_feed_health_stop(struct anpi_engine *e);
+/* {"feeds": [...]} for GET /api/v1/feeds (caller frees with json_decref). */
+struct json_t *anpi_feed_health_json(struct anpi_engine *e);
 
 /* --- ingest.c: documents -> events -> rules -> incidents ------------------ */
 struct anpi_ingest_result {

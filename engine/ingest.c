@@ -5,10 +5,12 @@
  * a database advisory lock, so that two nodes (or two reports of one quake
  * arriving together) never both decide "new incident" for the same quake:
  *
- *   BEGIN; lock; INSERT document (unique per source+doc_id: a duplicate
- *   stops here); INSERT event; read the directory's prefectures and the
- *   open incidents; decide per rule in C (rules/, pure); carry the decisions
- *   out with the database functions of engine/schema/; COMMIT.
+ *   BEGIN; lock; INSERT document (unique per source and content: the same
+ *   bytes again stop here); then per event in the document: INSERT event
+ *   (unique per source and the source's report id: a feed that repeats an
+ *   item in every version stores it once); read the directory's prefectures
+ *   and the open incidents; decide per rule in C (rules/, pure); carry the
+ *   decisions out with the database functions of engine/schema/; COMMIT.
  *
  * A crash before COMMIT leaves nothing; after COMMIT everything.  The
  * document is only acknowledged (202) after COMMIT. */
@@ -27,7 +29,8 @@
 #include "engine/log.h"
 #include "feeds/event.h"
 #include "feeds/event_json.h"
-#include "feeds/jma/jma_xml.h"
+#include "feeds/feed.h"
+#include "feeds/overseas/country.h"
 #include "rules/rules.h"
 
 #define INGEST_LOCK "7001"
@@ -47,7 +50,11 @@ struct ingest_job {
     char *source, *url, *body, *actor;
     size_t len;
     bool replay;
-    struct anpi_event *ev;
+    struct anpi_event_list evs;    /* every event of the document */
+    size_t iev;                    /* the one being processed */
+    struct anpi_event *ev;         /* evs.ev[iev] */
+    bool cancel_pass;              /* state read after a cancellation: plan notices */
+    json_t *events_out;            /* the answer's "events" */
     char sha[65];
     anpi_ingest_cb cb;
     void *arg;
@@ -61,7 +68,7 @@ struct ingest_job {
 };
 
 enum {
-    S_BEGIN, S_LOCK, S_DOC, S_EVENT, S_CANCEL, S_STATE, S_ACTION, S_COMMIT,
+    S_BEGIN, S_LOCK, S_DOC, S_EVENT, S_CANCEL, S_STATE, S_ACTION, S_COMMIT, S_DUP_ID, S_DUP_COMMIT,
 };
 
 static void run_next(struct anpi_engine *e);
@@ -78,16 +85,25 @@ sha256_hex(const char *data, size_t len, char out[65])
 }
 
 static void
-job_free(struct ingest_job *j)
+actions_free(struct ingest_job *j)
 {
     for (size_t i = 0; i < j->nacts; i++) {
         free(j->acts[i].sql);
         free(j->acts[i].what);
         for (int k = 0; k < j->acts[i].n; k++)
             free(j->acts[i].p[k]);
+        j->acts[i].n = 0;
     }
+    j->nacts = j->iact = 0;
+}
+
+static void
+job_free(struct ingest_job *j)
+{
+    actions_free(j);
     json_decref(j->results);
-    anpi_event_free(j->ev);
+    json_decref(j->events_out);
+    anpi_event_list_free(&j->evs);
     free(j->source);
     free(j->url);
     free(j->body);
@@ -111,14 +127,8 @@ finish(struct ingest_job *j, unsigned status, const char *error)
     }
     struct anpi_ingest_result r = { .status = status, .error = error, .document_id = j->doc_id };
     char *events = NULL;
-    if (status < 300 && j->ev) {
-        json_t *arr = json_array();
-        json_t *ev = anpi_event_to_json(j->ev);
-        json_object_set_new(ev, "id", json_integer(j->event_id));
-        json_object_set(ev, "actions", j->results ? j->results : json_array());
-        json_array_append_new(arr, ev);
-        events = json_dumps(arr, JSON_COMPACT);
-        json_decref(arr);
+    if (status < 300 && j->events_out) {
+        events = json_dumps(j->events_out, JSON_COMPACT);
         r.events_json = events;
     }
     if (status == 202) {
@@ -180,6 +190,23 @@ prefset_pg(anpi_prefset s)
     return anpi_buf_steal(&b);
 }
 
+/* "千葉県、東京都" as the database's anpi_pref_names() writes it, so every
+ * mail lists prefectures the same way. */
+static char *
+prefs_ja(anpi_prefset s)
+{
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    for (int p = 1; p <= ANPI_PREF_COUNT; p++) {
+        if (!(s & ANPI_PREFSET_BIT(p)) || !anpi_pref_name(p))
+            continue;
+        if (b.len)
+            anpi_buf_puts(&b, "、");
+        anpi_buf_puts(&b, anpi_pref_name(p));
+    }
+    return anpi_buf_steal(&b);
+}
+
 static char *
 text_array_pg(char **v, size_t n)
 {
@@ -223,35 +250,147 @@ template_json(const struct anpi_template *t)
                      "text", t->text ? t->text : "");
 }
 
+/* The Japanese name of the event's country (or its code when unknown). */
+static const char *
+country_ja(const struct anpi_event *ev)
+{
+    if (!ev->country[0])
+        return "";
+    const char *ja = anpi_country_name_ja(ev->country);
+    return ja ? ja : ev->country;
+}
+
+static const char *const missile_ja[] = {
+    [ANPI_MS_NONE] = "", [ANPI_MS_LAUNCH] = "ミサイル発射", [ANPI_MS_IMMINENT] = "ミサイル落下のおそれ（直ちに避難）",
+    [ANPI_MS_IMPACT] = "ミサイル落下", [ANPI_MS_OVERFLIGHT] = "ミサイル通過",
+    [ANPI_MS_IMPACT_OUTSIDE] = "ミサイル落下（領海外）", [ANPI_MS_INTERCEPTION] = "ミサイル迎撃",
+    [ANPI_MS_ALL_CLEAR] = "ミサイル情報の解除", [ANPI_MS_OTHER] = "国民保護情報",
+};
+
+static const char *
+weather_ja(const struct anpi_event *ev)
+{
+    if (ev->typhoon_name && *ev->typhoon_name)
+        return ev->typhoon_name;
+    /* the strongest item names the report */
+    const struct anpi_weather_item *best = NULL;
+    for (size_t i = 0; i < ev->nweather; i++)
+        if (!best || ev->weather[i].level > best->level)
+            best = &ev->weather[i];
+    return best && best->kind_name ? best->kind_name : "";
+}
+
 static json_t *
 event_vars(const struct anpi_event *ev, const char *title)
 {
-    char when[64] = "", mag[32];
+    char when[64] = "", mag[32], areas[1024] = "", level[8] = "";
     anpi_format_jst(ev->occurred_at ? ev->occurred_at : ev->issued_at, when, sizeof(when));
     if (isnan(ev->magnitude))
         snprintf(mag, sizeof(mag), "%s", ev->magnitude_text && *ev->magnitude_text ? ev->magnitude_text : "不明");
     else
         snprintf(mag, sizeof(mag), "M%.1f", ev->magnitude);
+    for (size_t i = 0, o = 0; i < ev->ntsunami; i++) {
+        if (ev->tsunami[i].grade < ANPI_TS_ADVISORY || !ev->tsunami[i].name)
+            continue;
+        int n = snprintf(areas + o, sizeof(areas) - o, "%s%s", o ? "、" : "", ev->tsunami[i].name);
+        if (n < 0 || (size_t)n >= sizeof(areas) - o)
+            break;
+        o += (size_t)n;
+    }
+    if (ev->risk_level)
+        snprintf(level, sizeof(level), "%d", ev->risk_level);
     static const char *const status_ja[] = { "通常", "訓練", "試験" };
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                     "event.title", ev->title ? ev->title : "",
-                     "event.headline", ev->headline ? ev->headline : "",
-                     "event.hypocenter", ev->hypocenter && *ev->hypocenter ? ev->hypocenter : "不明",
-                     "event.magnitude", mag,
-                     "event.max_intensity", anpi_intensity_label_ja(ev->max_intensity),
-                     "event.occurred_at", when,
-                     "event.status", status_ja[ev->status <= ANPI_ST_TEST ? ev->status : 0],
-                     "incident.title", title);
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                          "event.title", ev->title ? ev->title : "",
+                          "event.headline", ev->headline ? ev->headline : "",
+                          "event.hypocenter", ev->hypocenter && *ev->hypocenter ? ev->hypocenter : "不明",
+                          "event.magnitude", mag,
+                          "event.max_intensity", anpi_intensity_label_ja(ev->max_intensity),
+                          "event.occurred_at", when,
+                          "event.status", status_ja[ev->status <= ANPI_ST_TEST ? ev->status : 0],
+                          "incident.title", title);
+    json_object_set_new(v, "event.description", json_string(ev->description ? ev->description : ""));
+    json_object_set_new(v, "event.url", json_string(ev->url ? ev->url : ""));
+    json_object_set_new(v, "event.tsunami", json_string(ev->max_tsunami ? anpi_tsunami_grade_label_ja(ev->max_tsunami) : ""));
+    json_object_set_new(v, "event.tsunami_areas", json_string(areas));
+    json_object_set_new(v, "event.weather", json_string(weather_ja(ev)));
+    json_object_set_new(v, "event.missile",
+                        json_string((unsigned)ev->missile_phase < ANPI_ARRAY_LEN(missile_ja) ? missile_ja[ev->missile_phase] : ""));
+    json_object_set_new(v, "event.country", json_string(country_ja(ev)));
+    json_object_set_new(v, "event.risk_level", json_string(level));
+    json_object_set_new(v, "event.hazard", json_string(ev->hazard ? ev->hazard : ""));
+    return v;
 }
 
 static char *
 incident_title(const struct anpi_event *ev)
 {
     const char *drill = ev->status == ANPI_ST_ACTUAL ? "" : "【訓練】";
+    char prefs[256];
+    anpi_prefset p = ev->target_prefs;
+    switch (ev->type) {
+    case ANPI_EV_TSUNAMI:
+        for (int k = 1; k <= ANPI_PREF_COUNT; k++)
+            if (ev->pref_tsunami[k] >= ANPI_TS_ADVISORY)
+                p |= ANPI_PREFSET_BIT(k);
+        anpi_prefset_format(p, prefs, sizeof(prefs));
+        return anpi_xasprintf("%s%s %s", drill, anpi_tsunami_grade_label_ja(ev->max_tsunami), prefs);
+    case ANPI_EV_WEATHER:
+        for (int k = 1; k <= ANPI_PREF_COUNT; k++)
+            if (ev->pref_weather[k] >= ANPI_WX_WARNING)
+                p |= ANPI_PREFSET_BIT(k);
+        anpi_prefset_format(p, prefs, sizeof(prefs));
+        return anpi_xasprintf("%s%s %s", drill, weather_ja(ev), prefs);
+    case ANPI_EV_MISSILE:
+        anpi_prefset_format(p, prefs, sizeof(prefs));
+        return anpi_xasprintf("%s%s %s", drill,
+                              (unsigned)ev->missile_phase < ANPI_ARRAY_LEN(missile_ja) ? missile_ja[ev->missile_phase] : "国民保護情報",
+                              prefs);
+    case ANPI_EV_OVERSEAS:
+        return anpi_xasprintf("%s%s %s", drill, country_ja(ev), ev->title ? ev->title : "");
+    case ANPI_EV_EEW:
+        return anpi_xasprintf("%s緊急地震速報 %s 最大予測%s", drill,
+                              ev->hypocenter && *ev->hypocenter ? ev->hypocenter : "",
+                              anpi_intensity_label_ja(ev->max_intensity));
+    default:
+        break;
+    }
     const char *label = anpi_intensity_label_ja(ev->max_intensity);
     if (ev->hypocenter && *ev->hypocenter)
         return anpi_xasprintf("%s%sの地震 最大%s", drill, ev->hypocenter, label);
     return anpi_xasprintf("%s%s 最大%s", drill, ev->title ? ev->title : "地震", label);
+}
+
+/* The countries an overseas event names, as a PostgreSQL text[] literal. */
+static char *
+countries_pg(const struct anpi_event *ev)
+{
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_putc(&b, '{');
+    size_t n = 0;
+    if (ev->country[0])
+        anpi_buf_printf(&b, "%s", ev->country), n++;
+    for (size_t i = 0; i < ev->ncountries; i++) {
+        if (strcmp(ev->countries[i], ev->country) == 0)
+            continue;
+        anpi_buf_printf(&b, "%s%s", n ? "," : "", ev->countries[i]);
+        n++;
+    }
+    anpi_buf_putc(&b, '}');
+    return anpi_buf_steal(&b);
+}
+
+static json_t *
+countries_json(const struct anpi_event *ev)
+{
+    json_t *a = json_array();
+    if (ev->country[0])
+        json_array_append_new(a, json_string(ev->country));
+    for (size_t i = 0; i < ev->ncountries; i++)
+        if (strcmp(ev->countries[i], ev->country) != 0)
+            json_array_append_new(a, json_string(ev->countries[i]));
+    return a;
 }
 
 static int64_t
@@ -348,6 +487,7 @@ plan_incident(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affe
         for (size_t i = 0; i < r->naudience_groups; i++)
             json_array_append_new(groups, json_string(r->audience_groups[i]));
         json_object_set_new(msg, "groups", groups);
+        json_object_set_new(msg, "countries", r->audience_travellers ? countries_json(ev) : json_array());
         json_object_set_new(msg, "resend_after_s", json_integer(r->resend_after_s));
         json_object_set_new(msg, "max_resends", json_integer(r->max_resends));
         static const char *const on_timeout[] = { "hold", "send", "escalate" };
@@ -415,7 +555,9 @@ plan_incident(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affe
      * re-issue of the report they are already looking at */
     push(a, anpi_xstrdup(d.action == ANPI_GROUP_SILENT && !d.same_event ? "true" : "false"));
     /* the incident's description follows the best report of its quake */
-    bool describes = (d.same_event && ev->hypocenter && *ev->hypocenter) || d.action == ANPI_GROUP_STRONGER;
+    bool describes = (d.same_event && ev->hypocenter && *ev->hypocenter) || d.action == ANPI_GROUP_STRONGER ||
+                     (d.same_event && ev->info_type == ANPI_IT_CORRECTION) ||
+                     (d.same_event && ev->type != ANPI_EV_EARTHQUAKE && ev->type != ANPI_EV_EEW);
     if (describes) {
         char *title = incident_title(ev);
         json_t *vars = event_vars(ev, title);
@@ -425,6 +567,62 @@ plan_incident(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affe
     } else {
         push(a, NULL);
         push(a, NULL);
+    }
+
+    /* 訂正 of a report that was already mailed: tell those people, when the
+     * rule says so (once per correction document) */
+    if (ev->info_type == ANPI_IT_CORRECTION && r->send_corrections && r->correction_message.text) {
+        char cwhat[256];
+        snprintf(cwhat, sizeof(cwhat), "rule %s: correction notice for incident %lld", r->id,
+                 (long long)d.incident_id);
+        struct action *c = add_action(j, "SELECT anpi_notify_incident($1::bigint, $2, $3, $4, $5::jsonb)", cwhat);
+        if (c) {
+            char *title = incident_title(ev);
+            json_t *vars = event_vars(ev, title);
+            push(c, anpi_xasprintf("%lld", (long long)d.incident_id));
+            push(c, anpi_xasprintf("correction:%s:%s", j->source, ev->doc_id));
+            push(c, anpi_xstrdup(r->correction_message.subject ? r->correction_message.subject : ""));
+            push(c, anpi_xstrdup(r->correction_message.text));
+            push(c, json_dumps(vars, JSON_COMPACT));
+            json_decref(vars);
+            free(title);
+        }
+    }
+}
+
+/* Information mail goes out once per rule, event and "state" of the
+ * information: the flash and the confirmed earthquake report once each (not
+ * every re-issue), a tsunami report again only when its strongest grade
+ * changes, a missile report per phase, a weather report per level and set of
+ * prefectures at that level, an overseas report per item and level.  A
+ * correction is its own mail (when the rule sends corrections at all). */
+static char *
+info_dedupe_key(const struct anpi_rule *r, const struct anpi_event *ev)
+{
+    const char *key = ev->event_key && *ev->event_key ? ev->event_key : ev->doc_id;
+    const char *kind = ev->kind ? ev->kind : "";
+    if (ev->info_type == ANPI_IT_CORRECTION)
+        return anpi_xasprintf("%s:correction:%s", r->id, ev->doc_id);
+    switch (ev->type) {
+    case ANPI_EV_TSUNAMI:
+        return anpi_xasprintf("%s:%s:%s:%s", r->id, key, kind, anpi_tsunami_grade_name(ev->max_tsunami));
+    case ANPI_EV_MISSILE:
+        return anpi_xasprintf("%s:%s:%s", r->id, key, anpi_missile_phase_name(ev->missile_phase));
+    case ANPI_EV_WEATHER: {
+        anpi_prefset at = 0;
+        for (int p = 1; p <= ANPI_PREF_COUNT; p++)
+            if (ev->pref_weather[p] >= ev->max_weather && ev->max_weather)
+                at |= ANPI_PREFSET_BIT(p);
+        return anpi_xasprintf("%s:%s:%s:%s:%llx", r->id, key, kind, anpi_weather_level_name(ev->max_weather),
+                              (unsigned long long)at);
+    }
+    case ANPI_EV_OVERSEAS:
+        return anpi_xasprintf("%s:%s:%d", r->id, ev->doc_id, ev->risk_level);
+    case ANPI_EV_EEW:
+        /* the first warning of a quake, and again when it widens */
+        return anpi_xasprintf("%s:%s:eew:%s", r->id, key, anpi_intensity_name(ev->max_intensity));
+    default:
+        return anpi_xasprintf("%s:%s:%s", r->id, key, kind);
     }
 }
 
@@ -438,23 +636,28 @@ plan_information(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset a
         anpi_info(ANPI_LG_INCIDENT, "rule %s: event is older than the expiry; information not sent", r->id);
         return;
     }
+    if (ev->info_type == ANPI_IT_CORRECTION && !r->send_corrections) {
+        anpi_info(ANPI_LG_INCIDENT, "rule %s: correction %s recorded, not sent (on_correction: ignore)",
+                  r->id, ev->doc_id);
+        return;
+    }
     char what[256];
     snprintf(what, sizeof(what), "rule %s: information mail", r->id);
     struct action *a = add_action(j,
         "SELECT anpi_create_broadcast('info', NULL, NULL, $1, $2, $3::boolean, $4, $5, $6::jsonb,"
-        " '[]', NULL, 0, to_timestamp($7::double precision), $8::int[], $9::text[], NULL, NULL, 'engine')",
+        " '[]', NULL, 0, to_timestamp($7::double precision), $8::int[], $9::text[], NULL, NULL, 'engine',"
+        " $10::text[])",
         what);
     if (!a)
         return;
     char *title = incident_title(ev);
     json_t *vars = event_vars(ev, title);
-    char pf[512];
-    anpi_prefset_format(affected, pf, sizeof(pf));
+    char *pf = prefs_ja(affected);
     json_object_set_new(vars, "affected_prefectures", json_string(pf));
+    free(pf);
     /* once per rule, quake and kind of report: the flash report and the
      * confirmed report each go out once, re-issues do not */
-    push(a, anpi_xasprintf("%s:%s:%s", r->id, ev->event_key && *ev->event_key ? ev->event_key : ev->doc_id,
-                           ev->kind ? ev->kind : ""));
+    push(a, info_dedupe_key(r, ev));
     push(a, anpi_xstrdup(r->id));
     push(a, anpi_xstrdup(ev->status == ANPI_ST_ACTUAL ? "false" : "true"));
     push(a, anpi_xstrdup(r->message.subject ? r->message.subject : ""));
@@ -463,6 +666,7 @@ plan_information(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset a
     push(a, anpi_xasprintf("%lld", (long long)(now + expiry)));
     push(a, prefset_pg(r->audience_affected_regions ? affected : r->audience_prefs));
     push(a, text_array_pg(r->audience_groups, r->naudience_groups));
+    push(a, r->audience_travellers ? countries_pg(ev) : anpi_xstrdup("{}"));
     json_decref(vars);
     free(title);
 }
@@ -495,15 +699,110 @@ plan(struct ingest_job *j, const PGresult *res)
     json_decref(incidents);
 }
 
+static void next_event(struct ingest_job *j);
+
 static void
 run_action(struct ingest_job *j)
 {
     if (j->iact == j->nacts) {
-        query(j, S_COMMIT, "COMMIT", 0, NULL);
+        actions_free(j);
+        j->iev++;
+        next_event(j);
         return;
     }
     struct action *a = &j->acts[j->iact];
     query(j, S_ACTION, a->sql, a->n, (const char *const *)a->p);
+}
+
+/* The answer's entry for the current event. */
+static void
+event_out(struct ingest_job *j, bool known)
+{
+    json_t *ev = anpi_event_to_json(j->ev);
+    if (known) {
+        json_object_set_new(ev, "duplicate", json_true());
+    } else {
+        json_object_set_new(ev, "id", json_integer(j->event_id));
+        json_object_set_new(ev, "actions", j->results);
+        j->results = json_array();
+    }
+    json_array_append_new(j->events_out, ev);
+}
+
+static void
+next_event(struct ingest_job *j)
+{
+    if (j->iev > 0 && j->iev <= j->evs.n && j->ev)
+        anpi_info(ANPI_LG_FEED, "%s/%s: event %lld processed", j->source, j->ev->doc_id, j->event_id);
+    if (j->iev >= j->evs.n) {
+        query(j, S_COMMIT, "COMMIT", 0, NULL);
+        return;
+    }
+    j->ev = j->evs.ev[j->iev];
+    j->cancel_pass = false;
+    const struct anpi_event *ev = j->ev;
+    json_t *detail = anpi_event_to_json(ev);
+    char *dj = json_dumps(detail, JSON_COMPACT);
+    json_decref(detail);
+    char doc[32];
+    snprintf(doc, sizeof(doc), "%lld", j->doc_id);
+    char *issued = epoch_param(ev->issued_at), *occurred = epoch_param(ev->occurred_at);
+    const char *p[14] = {
+        doc, anpi_event_type_name(ev->type), j->source, ev->kind ? ev->kind : "",
+        anpi_event_status_name(ev->status), anpi_info_type_name(ev->info_type),
+        ev->event_key ? ev->event_key : "", ev->serial ? ev->serial : "", ev->title ? ev->title : "",
+        issued, occurred, anpi_intensity_name(ev->max_intensity), dj, ev->doc_id ? ev->doc_id : "",
+    };
+    query(j, S_EVENT,
+          "INSERT INTO events (document_id, type, source, kind, status, info_type, event_key,"
+          " serial, title, issued_at, occurred_at, max_intensity, detail, doc_id)"
+          " VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision),"
+          " to_timestamp($11::double precision), $12, $13::jsonb, $14)"
+          " ON CONFLICT (source, doc_id) DO NOTHING RETURNING id", 14, p);
+    free(dj);
+    free(issued);
+    free(occurred);
+}
+
+/* After a cancellation (取消): tell the people already asked, for incidents
+ * that did send, when their rule says so (pending ones were just closed). */
+static void
+plan_cancel(struct ingest_job *j, const PGresult *res)
+{
+    const struct anpi_event *ev = j->ev;
+    json_error_t jerr;
+    json_t *incidents = json_loads(PQgetvalue(res, 0, 1), 0, &jerr);
+    size_t idx;
+    json_t *inc;
+    json_array_foreach(incidents, idx, inc) {
+        const struct anpi_rule *r = anpi_ruleset_find(j->e->rules,
+                                                      json_string_value(json_object_get(inc, "rule")));
+        if (!r || !r->notify_cancellations || !r->cancellation_message.text)
+            continue;
+        if (strcmp(json_string_value(json_object_get(inc, "status")) ?: "", "dispatched") != 0)
+            continue;
+        bool mine = false;
+        json_t *keys = json_object_get(inc, "keys");
+        for (size_t k = 0; k < json_array_size(keys); k++)
+            mine |= ev->event_key && strcmp(json_string_value(json_array_get(keys, k)) ?: "", ev->event_key) == 0;
+        if (!mine)
+            continue;
+        char what[256];
+        snprintf(what, sizeof(what), "rule %s: cancellation notice for incident %lld", r->id,
+                 (long long)json_integer_value(json_object_get(inc, "id")));
+        struct action *a = add_action(j, "SELECT anpi_notify_incident($1::bigint, $2, $3, $4, $5::jsonb)", what);
+        if (!a)
+            break;
+        json_t *vars = json_pack("{s:s}", "event.description", ev->description ? ev->description :
+                                 (ev->headline ? ev->headline : ""));
+        push(a, anpi_xasprintf("%lld", (long long)json_integer_value(json_object_get(inc, "id"))));
+        push(a, anpi_xasprintf("cancel:%s:%s", j->source, ev->doc_id));
+        push(a, anpi_xstrdup(r->cancellation_message.subject ? r->cancellation_message.subject : ""));
+        push(a, anpi_xstrdup(r->cancellation_message.text));
+        push(a, json_dumps(vars, JSON_COMPACT));
+        json_decref(vars);
+    }
+    json_decref(incidents);
 }
 
 static void
@@ -511,8 +810,8 @@ step_cb(void *arg, const PGresult *res, const char *err)
 {
     struct ingest_job *j = arg;
     if (err) {
-        anpi_error(ANPI_LG_INCIDENT, "document %s: database step %d failed: %s",
-                   j->ev && j->ev->doc_id ? j->ev->doc_id : "?", j->step, err);
+        anpi_error(ANPI_LG_INCIDENT, "document %s/%s: database step %d failed: %s", j->source,
+                   j->ev && j->ev->doc_id ? j->ev->doc_id : "-", j->step, err);
         finish(j, 503, "database error; the document was not stored, send it again");
         return;
     }
@@ -522,51 +821,47 @@ step_cb(void *arg, const PGresult *res, const char *err)
         query(j, S_LOCK, "SELECT pg_advisory_xact_lock(" INGEST_LOCK ")", 0, NULL);
         return;
     case S_LOCK: {
-        const char *p[7] = { j->source, ev->doc_id, j->url, j->sha, j->body, j->replay ? "true" : "false",
+        const char *docid = j->evs.n == 1 ? j->evs.ev[0]->doc_id : j->sha;
+        const char *p[7] = { j->source, docid, j->url, j->sha, j->body, j->replay ? "true" : "false",
                              j->actor };
         query(j, S_DOC,
               "WITH d AS (INSERT INTO feed_documents (source, doc_id, url, sha256, body, replay)"
               " VALUES ($1, $2, $3, $4, $5, $6::boolean)"
-              " ON CONFLICT (source, doc_id) DO NOTHING RETURNING id),"
+              " ON CONFLICT (source, sha256) DO NOTHING RETURNING id),"
               " a AS (INSERT INTO audit_log (actor, action, object, detail)"
               "  SELECT $7, 'feed.replay', 'document:' || d.id,"
               "         jsonb_build_object('source', $1::text, 'doc_id', $2::text) FROM d WHERE $6::boolean)"
               " SELECT id FROM d", 7, p);
         return;
     }
-    case S_DOC: {
+    case S_DOC:
         if (PQntuples(res) == 0) {
-            /* stored before: nothing more to do, ever */
-            j->step = S_COMMIT;
-            anpi_db_conn_query(j->c, "COMMIT", 0, NULL, NULL, NULL);
-            anpi_info(ANPI_LG_FEED, "duplicate document %s/%s", j->source, ev->doc_id);
-            finish(j, 200, NULL);
+            /* the same bytes were stored before: nothing more to do, ever */
+            anpi_info(ANPI_LG_FEED, "duplicate document from %s (sha256 %.16s)", j->source, j->sha);
+            const char *p[2] = { j->source, j->sha };
+            query(j, S_DUP_ID, "SELECT id FROM feed_documents WHERE source = $1 AND sha256 = $2", 2, p);
             return;
         }
         j->doc_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        json_t *detail = anpi_event_to_json(ev);
-        char *dj = json_dumps(detail, JSON_COMPACT);
-        json_decref(detail);
-        char doc[32];
-        snprintf(doc, sizeof(doc), "%lld", j->doc_id);
-        char *issued = epoch_param(ev->issued_at), *occurred = epoch_param(ev->occurred_at);
-        const char *p[13] = {
-            doc, anpi_event_type_name(ev->type), j->source, ev->kind ? ev->kind : "",
-            anpi_event_status_name(ev->status), anpi_info_type_name(ev->info_type),
-            ev->event_key ? ev->event_key : "", ev->serial ? ev->serial : "", ev->title ? ev->title : "",
-            issued, occurred, anpi_intensity_name(ev->max_intensity), dj,
-        };
-        query(j, S_EVENT,
-              "INSERT INTO events (document_id, type, source, kind, status, info_type, event_key,"
-              " serial, title, issued_at, occurred_at, max_intensity, detail)"
-              " VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision),"
-              " to_timestamp($11::double precision), $12, $13::jsonb) RETURNING id", 13, p);
-        free(dj);
-        free(issued);
-        free(occurred);
+        j->iev = 0;
+        next_event(j);
         return;
-    }
+    case S_DUP_ID:
+        if (PQntuples(res) > 0)
+            j->doc_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        query(j, S_DUP_COMMIT, "COMMIT", 0, NULL);
+        return;
+    case S_DUP_COMMIT:
+        finish(j, 200, NULL);
+        return;
     case S_EVENT:
+        if (PQntuples(res) == 0) {
+            /* this report was stored from another document (a feed repeats it) */
+            event_out(j, true);
+            j->iev++;
+            next_event(j);
+            return;
+        }
         j->event_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         if (ev->info_type == ANPI_IT_CANCEL) {
             char id[32];
@@ -582,26 +877,33 @@ step_cb(void *arg, const PGresult *res, const char *err)
         anpi_info(ANPI_LG_INCIDENT, "cancellation %s: %s", ev->doc_id, PQgetvalue(res, 0, 0));
         json_array_append_new(j->results, json_pack("{s:s, s:s}", "action", "cancel",
                                                     "result", PQgetvalue(res, 0, 0)));
-        query(j, S_COMMIT, "COMMIT", 0, NULL);
+        j->cancel_pass = true;
+        query(j, S_STATE, STATE_SQL, 0, NULL);
         return;
     case S_STATE:
-        plan(j, res);
+        if (j->cancel_pass)
+            plan_cancel(j, res);
+        else
+            plan(j, res);
+        event_out(j, false);
         j->iact = 0;
         run_action(j);
         return;
     case S_ACTION: {
         const char *out = PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "";
         json_error_t jerr;
-        json_t *o = json_loads(out, 0, &jerr);
-        json_array_append_new(j->results, json_pack("{s:s, s:o}", "action", j->acts[j->iact].what,
-                                                    "result", o ? o : json_string(out)));
+        json_t *o = json_loads(out, JSON_DECODE_ANY, &jerr);
+        json_t *last = json_array_get(j->events_out, json_array_size(j->events_out) - 1);
+        json_t *acts = json_object_get(last, "actions");
+        json_array_append_new(acts, json_pack("{s:s, s:o}", "action", j->acts[j->iact].what,
+                                              "result", o ? o : json_string(out)));
         j->iact++;
         run_action(j);
         return;
     }
     case S_COMMIT:
-        anpi_info(ANPI_LG_FEED, "stored document %s/%s as event %lld (%zu actions)", j->source,
-                  ev->doc_id, j->event_id, j->nacts);
+        anpi_info(ANPI_LG_FEED, "stored document %lld from %s: %zu event(s)", j->doc_id, j->source,
+                  j->evs.n);
         finish(j, 202, NULL);
         return;
     }
@@ -652,29 +954,34 @@ anpi_ingest(struct anpi_engine *e, const char *source, const char *url, const ch
 {
     e->m.documents_received++;
     struct anpi_ingest_result r = { .status = 400 };
-    if (strcmp(source, "jma") != 0) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "unknown feed source \"%.40s\" (known: jma)", source);
+    const struct anpi_feed_source *src = anpi_feed_source_find(source);
+    if (!src) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "unknown feed source \"%.40s\" (known: %s)", source,
+                 anpi_feed_source_names());
         r.error = msg;
         e->m.documents_rejected++;
         cb(arg, &r);
         return;
     }
-    struct anpi_event *ev = NULL;
+    struct anpi_event_list evs = { 0 };
     char err[512] = "";
-    int rc = anpi_jma_parse(body, len, &ev, err, sizeof(err));
+    int rc = src->parse(body, len, &evs, err, sizeof(err));
     if (rc != ANPI_OK) {
         char msg[640];
-        snprintf(msg, sizeof(msg), "not a valid JMA XML document: %s", err[0] ? err : anpi_strerror(rc));
+        snprintf(msg, sizeof(msg), "not a valid %s document: %s", source, err[0] ? err : anpi_strerror(rc));
         anpi_warn(ANPI_LG_FEED, "%s%s%s", msg, url ? " url=" : "", url ? url : "");
+        anpi_event_list_free(&evs);
+        anpi_feed_health_error(e, source, msg);
         r.status = rc == ANPI_ETOOBIG ? 413 : 400;
         r.error = msg;
         e->m.documents_rejected++;
         cb(arg, &r);
         return;
     }
-    if (replay)
-        shift_times(ev);
+    for (size_t i = 0; replay && i < evs.n; i++)
+        shift_times(evs.ev[i]);
+    anpi_feed_health_document(e, source);
     struct ingest_job *j = anpi_xcalloc(1, sizeof(*j));
     j->e = e;
     j->source = anpi_xstrdup(source);
@@ -683,10 +990,11 @@ anpi_ingest(struct anpi_engine *e, const char *source, const char *url, const ch
     j->len = len;
     j->actor = anpi_xstrdup(actor ? actor : "feed");
     j->replay = replay;
-    j->ev = ev;
+    j->evs = evs;
     j->cb = cb;
     j->arg = arg;
     j->results = json_array();
+    j->events_out = json_array();
     sha256_hex(body, len, j->sha);
     if (e->ingest_tail)
         e->ingest_tail->next = j;

@@ -23,6 +23,8 @@
 #include "engine/directory.h"
 #include "engine/engine.h"
 #include "engine/log.h"
+#include "feeds/poll/docpoll.h"
+#include "feeds/poll/linereader.h"
 #include "feeds/poll/poller.h"
 #include "rules/rules.h"
 #include "admin-api/http.h"
@@ -103,12 +105,14 @@ load_link_key(const char *conninfo, unsigned char key[32], char *err, size_t err
 }
 
 static void
-seed_seen_urls(struct anpi_poller *p, const char *conninfo)
+seed_seen_urls(struct anpi_poller *p, const char *conninfo, const char *source)
 {
     PGconn *pg = PQconnectdb(conninfo);
     if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, "SELECT url FROM feed_documents WHERE url IS NOT NULL"
-                                 " ORDER BY id DESC LIMIT 50000");
+        const char *prm[1] = { source };
+        PGresult *r = PQexecParams(pg, "SELECT url FROM feed_documents WHERE url IS NOT NULL"
+                                       " AND source = $1 ORDER BY id DESC LIMIT 50000",
+                                   1, NULL, prm, NULL, NULL, 0);
         for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
             anpi_poller_mark_seen(p, PQgetvalue(r, i, 0));
         PQclear(r);
@@ -116,22 +120,131 @@ seed_seen_urls(struct anpi_poller *p, const char *conninfo)
     PQfinish(pg);
 }
 
+struct polled {
+    struct anpi_engine *e;
+    char *source;
+    char *url;
+};
+
 static void
 polled_doc_done(void *arg, const struct anpi_ingest_result *r)
 {
-    char *url = arg;
+    struct polled *p = arg;
     if (r->status >= 400)
-        anpi_warn(ANPI_LG_FEED, "document %s not used: %s", url, r->error ? r->error : "?");
-    free(url);
+        anpi_warn(ANPI_LG_FEED, "%s document %s not used: %s", p->source, p->url ? p->url : "-",
+                  r->error ? r->error : "?");
+    free(p->source);
+    free(p->url);
+    free(p);
 }
 
+static void
+ingest_polled(struct anpi_engine *e, const char *source, const char *url, const char *body, size_t len)
+{
+    struct polled *p = anpi_xcalloc(1, sizeof(*p));
+    p->e = e;
+    p->source = anpi_xstrdup(source);
+    p->url = url ? anpi_xstrdup(url) : NULL;
+    anpi_ingest(e, source, url, body, len, false, "poller", polled_doc_done, p);
+}
+
+/* A JMA document fetched by the high-frequency or the long feed's poller:
+ * both pollers learn the URL, so neither ever fetches it again. */
 static void
 polled_doc(void *arg, const char *source, const char *url, const char *title, const char *body,
            size_t len)
 {
     struct anpi_engine *e = arg;
     (void)title;
-    anpi_ingest(e, source, url, body, len, false, "poller", polled_doc_done, anpi_xstrdup(url));
+    for (size_t i = 0; i < ANPI_MAX_FEEDS; i++)
+        if (e->pollers[i])
+            anpi_poller_mark_seen(e->pollers[i], url);
+    ingest_polled(e, source, url, body, len);
+}
+
+static void
+polled_body(void *arg, const char *source, const char *url, const char *body, size_t len)
+{
+    ingest_polled(arg, source, url, body, len);
+}
+
+/* QZSS receivers print one NMEA sentence per line; each $QZQSM line is a
+ * document of its own (retransmissions dedupe on the event id). */
+static void
+qzss_line(void *arg, const char *line, size_t len)
+{
+    if (len < 7 || memcmp(line, "$QZQSM", 6) != 0)
+        return;
+    ingest_polled(arg, "qzss", NULL, line, len);
+}
+
+static void
+start_feeds(struct anpi_engine *e)
+{
+    const struct anpi_config *cfg = e->cfg;
+    for (size_t i = 0; i < cfg->nfeeds; i++) {
+        const struct anpi_feed_conf *f = &cfg->feeds[i];
+        struct anpi_feed_health *h = anpi_feed_health_get(e, f->source);
+        if (!h)
+            continue;
+        size_t slot = (size_t)(h - e->feeds);
+        h->stale_after_s = f->stale_after_s;
+        if (strcmp(f->source, "jma") == 0 && f->nurls) {
+            struct anpi_poller_opts po = {
+                .source = "jma", .urls = (const char *const *)f->urls, .nurls = f->nurls,
+                .interval_s = f->interval_s,
+            };
+            e->pollers[slot] = anpi_poller_create(e->loop, &po, polled_doc, e);
+            h->polled = true;
+            if (f->nlong_urls) {
+                /* the long feed catches up after an outage: polled hourly */
+                struct anpi_feed_health *lh = anpi_feed_health_get(e, "jma-long");
+                if (lh) {
+                    struct anpi_poller_opts lo = {
+                        .source = "jma", .urls = (const char *const *)f->long_urls,
+                        .nurls = f->nlong_urls, .interval_s = 3600,
+                    };
+                    lh->polled = true;
+                    e->pollers[lh - e->feeds] = anpi_poller_create(e->loop, &lo, polled_doc, e);
+                }
+            }
+        } else if (f->nurls && (strcmp(f->source, "cap") == 0 || strcmp(f->source, "mofa") == 0 ||
+                                strcmp(f->source, "gdacs") == 0)) {
+            struct anpi_docpoll_opts dopts = {
+                .source = f->source, .urls = (const char *const *)f->urls, .nurls = f->nurls,
+                .interval_s = f->interval_s,
+            };
+            e->docpolls[slot] = anpi_docpoll_create(e->loop, &dopts, polled_body, e);
+            h->polled = true;
+        } else if (strcmp(f->source, "qzss") == 0 && (f->tcp || f->device)) {
+            struct anpi_linereader_opts lo = { .tcp = f->tcp, .device = f->device, .baud = f->baud };
+            e->readers[slot] = anpi_linereader_create(e->loop, &lo, qzss_line, e);
+            h->polled = true;
+        }
+    }
+    for (size_t i = 0; i < ANPI_MAX_FEEDS; i++) {
+        if (e->pollers[i]) {
+            seed_seen_urls(e->pollers[i], cfg->db_conninfo, "jma");
+            anpi_poller_start(e->pollers[i]);
+        }
+        if (e->docpolls[i])
+            anpi_docpoll_start(e->docpolls[i]);
+        if (e->readers[i])
+            anpi_linereader_start(e->readers[i]);
+    }
+}
+
+static void
+stop_feeds(struct anpi_engine *e)
+{
+    for (size_t i = 0; i < ANPI_MAX_FEEDS; i++) {
+        if (e->pollers[i])
+            anpi_poller_close(e->pollers[i], NULL, NULL);
+        if (e->docpolls[i])
+            anpi_docpoll_close(e->docpolls[i], NULL, NULL);
+        if (e->readers[i])
+            anpi_linereader_close(e->readers[i], NULL, NULL);
+    }
 }
 
 static void
@@ -150,8 +263,8 @@ on_signal(uv_signal_t *s, int signum)
         return;
     anpi_info(ANPI_LG_MAIN, "signal %d: shutting down", signum);
     anpi_dispatch_stop(e);
-    if (e->jma_poller)
-        anpi_poller_close(e->jma_poller, NULL, NULL);
+    anpi_feed_health_stop(e);
+    stop_feeds(e);
     if (e->pub)
         anpi_http_server_close(e->pub, NULL, NULL);
     if (e->admin)
@@ -259,15 +372,8 @@ main(int argc, char **argv)
         anpi_error(ANPI_LG_MAIN, "http: %s", err);
         return 1;
     }
-    if (cfg->njma_urls) {
-        struct anpi_poller_opts po = {
-            .source = "jma", .urls = (const char *const *)cfg->jma_urls, .nurls = cfg->njma_urls,
-            .interval_s = cfg->jma_interval_s,
-        };
-        e->jma_poller = anpi_poller_create(e->loop, &po, polled_doc, e);
-        seed_seen_urls(e->jma_poller, cfg->db_conninfo);
-        anpi_poller_start(e->jma_poller);
-    }
+    start_feeds(e);
+    anpi_feed_health_start(e);
     anpi_dispatch_start(e);
 
     uv_signal_init(e->loop, &sig_term);

@@ -5,7 +5,11 @@
 #include <string.h>
 
 #include "engine/anpi.h"
+#include "feeds/cap/cap.h"
 #include "feeds/jma/jma_xml.h"
+#include "feeds/overseas/gdacs.h"
+#include "feeds/overseas/mofa.h"
+#include "feeds/qzss/dcx.h"
 
 void
 anpi_event_list_push(struct anpi_event_list *l, struct anpi_event *ev)
@@ -36,6 +40,10 @@ parse_jma(const char *doc, size_t len, struct anpi_event_list *out, char *err, s
 
 static const struct anpi_feed_source sources[] = {
     { "jma", parse_jma },
+    { "cap", anpi_cap_parse },
+    { "qzss", anpi_qzss_parse },
+    { "mofa", anpi_mofa_parse },
+    { "gdacs", anpi_gdacs_parse },
 };
 
 const struct anpi_feed_source *
@@ -50,5 +58,5 @@ anpi_feed_source_find(const char *name)
 const char *
 anpi_feed_source_names(void)
 {
-    return "jma";
+    return "jma, cap, qzss, mofa, gdacs";
 }

@@ -29,6 +29,10 @@
  *        -> STRONGER, add_prefs = all affected (a new round to everyone);
  *      - else newly affected prefectures -> ADD_PREFS with those;
  *      - else SILENT (notify_group is told, nobody is re-mailed).
+ *    Only for earthquake and eew events: every other type (tsunami,
+ *    weather, missile, overseas, manual) joins by event key alone, so the
+ *    reports of one tsunami EventID update one incident while a second
+ *    missile launch opens a new one.
  * 3. Nothing qualifies -> NEW.
  * Among several qualifying incidents (within the same class, 1 before 2)
  * the one with the most recent main shock is chosen; ties go to the higher
@@ -225,7 +229,17 @@ anpi_group_decide(const struct anpi_rule *r, const struct anpi_event *ev, anpi_p
         return;
     }
 
-    /* 2: window and area. */
+    /* 2: window and area - quakes only.  A tsunami report of another
+     * EventID, a second missile launch or another country's risk notice is
+     * a new emergency, not an aftershock. */
+    if (ev->type != ANPI_EV_EARTHQUAKE && ev->type != ANPI_EV_EEW) {
+        set_reason(out,
+                 nopen ? "new incident: no open incident of rule %s shares the event key "
+                         "(%s events join an incident by event key only)"
+                       : "new incident: no open incident of rule %s",
+                 r->id ? r->id : "?", anpi_event_type_name(ev->type));
+        return;
+    }
     int64_t t = ev->occurred_at ? ev->occurred_at : (ev->issued_at ? ev->issued_at : now);
     char area[320], best_area[320] = "";
     for (size_t i = 0; i < nopen; i++) {

@@ -7,6 +7,58 @@
  * whole set is refused.  Nothing is half-loaded: the engine keeps the
  * previous ruleset when this returns an error.
  *
+ * Every key (a file is {pack: NAME, rules: [RULE, ...]}):
+ *   id                   rule name (letters, digits, - and _), unique across all files
+ *   description          free text
+ *   when:                the event conditions (a rule has when: or schedule:)
+ *     event              earthquake | eew | tsunami | weather | missile | overseas | manual,
+ *                        or a list of them; `event` in the struct is the first
+ *     status             actual | exercise | test, or a list (default actual)
+ *     intensity_at_least "5-" etc.; earthquake and eew (forecast intensity per prefecture)
+ *     where              staff_regions or a list of prefectures; prefecture-based types
+ *                        (everything but overseas)
+ *     tsunami_at_least   forecast | advisory | warning | major: affected = prefectures whose
+ *                        grade is at least that (tsunami)
+ *     weather_at_least   advisory | warning | emergency: affected = prefectures with an item
+ *                        at that level (weather)
+ *     weather_kinds      [大雨, 暴風, ...]: only items whose kind_name contains one of them
+ *                        (weather; alone it means at advisory level or more)
+ *     typhoon            true: only weather events that carry a typhoon (VPTW6x)
+ *     eew_warning_only   true: only 警報, not 予報 (eew)
+ *     missile_phases     [launch, imminent, impact, overflight, impact_outside,
+ *                        interception, all_clear, other] (default launch, imminent, impact,
+ *                        overflight, other); affected = target_prefs (missile)
+ *     risk_level_at_least 1..4 (overseas; GDACS Green=1, Orange=2, Red=3)
+ *     risk_kinds         [T40, C30, EQ, TC, ...] exact codes (overseas; default any)
+ *     countries          [TH, US, ...] ISO alpha-2 (overseas; default any)
+ *   A condition for a type the rule is not for is an error.
+ *   schedule:            a scheduled drill instead of when: (engine marks it a drill)
+ *     every              duration >= 1h; whole days when at: is given
+ *     at                 "HH:MM" JST
+ *     start              "YYYY-MM-DD" (JST) the first day; default 1970-01-01
+ *   A drill rule has approval: none, no incident:, and an audience with groups:.
+ *   incident:            the rule opens incidents (safety checks)
+ *     key                event_key (the only key there is)
+ *     aftershocks: window, area (same | adjacent | NNkm), resend_if_stronger - earthquake and
+ *                  eew only; notify (group), template (notice to notify)
+ *   approval:            none, or {required, group | roles, timeout, on_timeout (hold | send
+ *                        | escalate), escalate_to, expiry, template}
+ *   audience:
+ *     regions            affected_prefectures or a list of prefectures (people living there)
+ *     groups             directory groups
+ *     travellers         event_countries: people whose registered trip covers today in one
+ *                        of the event's countries (overseas)
+ *   message:
+ *     template           the message (templates/NAME.ja.txt [+ .ja.html])
+ *     questions          [{id, text, choices}]
+ *     correction         template for on_correction: send (default correction-notice)
+ *     cancellation       template for on_cancel: notify (default cancellation-notice)
+ *   follow_up:           {resend_unanswered_after, max_resends}
+ *   on_correction        send | ignore (default ignore): a 訂正 report of an event this rule
+ *                        acted on is mailed with the correction template; with ignore,
+ *                        information rules (no incident) do not match corrections at all
+ *   on_cancel            notify | ignore: a 取消 report is mailed to those who were told
+ *
  * Defaults:
  *   when.status             actual only
  *   incident.aftershocks    window 6h, area same, notify duty-officers,
@@ -17,6 +69,9 @@
  *                           rule must then have an incident: section
  *   follow_up               no resends; resend_unanswered_after alone means
  *                           max_resends 1
+ *   on_cancel               notify for rules with an incident when the pack has a
+ *                           cancellation-notice template (or message.cancellation names one),
+ *                           else ignore; an explicit notify without a template is an error
  *   approval / notice templates: the pack's approval-request and
  *                           aftershock-notice unless approval.template /
  *                           incident.aftershocks.template name others. */
@@ -555,10 +610,188 @@ template_free(struct anpi_template *t)
 
 /* ---- rule sections ----------------------------------------------------- */
 
+/* A scalar or a list of scalars: calls each(item, item_path) for every
+ * item.  Returns false (after reporting) for a wrong shape or an empty list. */
+typedef bool (*item_fn)(struct loader *L, const struct anpi_ynode *item, const char *path,
+                        void *arg);
+
+static bool
+scalar_or_list(struct loader *L, const struct anpi_ynode *v, const char *path, const char *what,
+               item_fn each, void *arg)
+{
+    char ip[300];
+    if (v->kind == ANPI_Y_SCALAR)
+        return each(L, v, path, arg);
+    if (!want(L, v, path, ANPI_Y_SEQ))
+        return false;
+    if (v->n == 0) {
+        err(L, v, path, "empty %s list", what);
+        return false;
+    }
+    if (v->n > 64) {
+        err(L, v, path, "at most 64 items, got %zu", v->n);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < v->n; i++) {
+        idx(ip, sizeof(ip), path, i);
+        ok = each(L, v->kids[i], ip, arg) && ok;
+    }
+    return ok;
+}
+
+static bool
+event_item(struct loader *L, const struct anpi_ynode *n, const char *path, void *arg)
+{
+    struct anpi_rule *r = arg;
+    char sb[80];
+    const char *s = str(L, n, path);
+    enum anpi_event_type t;
+    if (!s)
+        return false;
+    if (anpi_event_type_parse(s, &t) != ANPI_OK) {
+        err(L, n, path, "unknown event type \"%s\" (expected earthquake, eew, tsunami, weather, "
+            "missile, overseas or manual)", shown(n, sb, sizeof(sb)));
+        return false;
+    }
+    if (r->event_types & (1u << t)) {
+        err(L, n, path, "event type %s listed twice", s);
+        return false;
+    }
+    if (!r->event_types)
+        r->event = t;
+    r->event_types |= 1u << t;
+    return true;
+}
+
+static bool
+phase_item(struct loader *L, const struct anpi_ynode *n, const char *path, void *arg)
+{
+    struct anpi_rule *r = arg;
+    char sb[80];
+    const char *s = str(L, n, path);
+    enum anpi_missile_phase ph;
+    if (!s)
+        return false;
+    if (anpi_missile_phase_parse(s, &ph) != ANPI_OK || ph == ANPI_MS_NONE) {
+        err(L, n, path, "unknown missile phase \"%s\" (expected launch, imminent, impact, "
+            "overflight, impact_outside, interception, all_clear or other)",
+            shown(n, sb, sizeof(sb)));
+        return false;
+    }
+    r->missile_phases |= 1u << ph;
+    return true;
+}
+
+/* Free-text list items (weather kinds, risk kinds), capped and deduplicated. */
+struct text_list { char ***items; size_t *n; size_t max_len; bool upper_code; };
+
+static bool
+text_item(struct loader *L, const struct anpi_ynode *n, const char *path, void *arg)
+{
+    struct text_list *tl = arg;
+    char sb[80];
+    const char *s = str(L, n, path);
+    if (!s)
+        return false;
+    size_t l = strlen(s);
+    if (l > tl->max_len) {
+        err(L, n, path, "longer than %zu bytes", tl->max_len);
+        return false;
+    }
+    if (tl->upper_code) {
+        for (const char *c = s; *c; c++) {
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) {
+                err(L, n, path, "expected a code like T40 or EQ (A-Z, 0-9), got \"%s\"",
+                    shown(n, sb, sizeof(sb)));
+                return false;
+            }
+        }
+    } else {
+        for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+            if (*c < 0x20 || *c == 0x7f) {
+                err(L, n, path, "must not contain control characters");
+                return false;
+            }
+        }
+    }
+    for (size_t i = 0; i < *tl->n; i++) {
+        if (strcmp((*tl->items)[i], s) == 0) {
+            err(L, n, path, "\"%s\" listed twice", shown(n, sb, sizeof(sb)));
+            return false;
+        }
+    }
+    *tl->items = anpi_xrealloc(*tl->items, (*tl->n + 1) * sizeof(char *));
+    (*tl->items)[(*tl->n)++] = anpi_xstrdup(s);
+    return true;
+}
+
+static bool
+country_item(struct loader *L, const struct anpi_ynode *n, const char *path, void *arg)
+{
+    struct anpi_rule *r = arg;
+    char sb[80];
+    const char *s = str(L, n, path);
+    if (!s)
+        return false;
+    if (strlen(s) != 2 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) ||
+        !((s[1] >= 'A' && s[1] <= 'Z') || (s[1] >= 'a' && s[1] <= 'z'))) {
+        err(L, n, path, "expected an ISO 3166-1 alpha-2 country code like TH, got \"%s\"",
+            shown(n, sb, sizeof(sb)));
+        return false;
+    }
+    char cc[3] = { (char)(s[0] & ~0x20), (char)(s[1] & ~0x20), '\0' };
+    for (size_t i = 0; i < r->ncountries; i++) {
+        if (strcmp(r->countries[i], cc) == 0) {
+            err(L, n, path, "country %s listed twice", cc);
+            return false;
+        }
+    }
+    r->countries = anpi_xrealloc(r->countries, (r->ncountries + 1) * sizeof(*r->countries));
+    memcpy(r->countries[r->ncountries++], cc, 3);
+    return true;
+}
+
+static const char *
+types_text(unsigned types, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int t = 1; t <= ANPI_EV_MANUAL; t++) {
+        if (!(types & (1u << t)))
+            continue;
+        if (used)
+            cat(buf, len, &used, ", ");
+        cat(buf, len, &used, anpi_event_type_name((enum anpi_event_type)t));
+    }
+    return buf;
+}
+
+/* A condition that only means something for some event types: at least one
+ * of the rule's types must be among them. */
+static void
+applies(struct loader *L, const struct anpi_rule *r, const struct anpi_ynode *n,
+        const char *path, const char *key, unsigned types, const char *types_desc)
+{
+    char p[300], tb[128];
+    if (!n || !r->event_types || (r->event_types & types))
+        return;
+    sub(p, sizeof(p), path, key);
+    err(L, n, p, "applies to %s events, but this rule is for %s", types_desc,
+        types_text(r->event_types, tb, sizeof(tb)));
+}
+
+#define PREF_TYPES ((1u << ANPI_EV_EARTHQUAKE) | (1u << ANPI_EV_EEW) | (1u << ANPI_EV_TSUNAMI) | \
+                    (1u << ANPI_EV_WEATHER) | (1u << ANPI_EV_MISSILE) | (1u << ANPI_EV_MANUAL))
+
 static void
 parse_when(struct loader *L, const struct anpi_ynode *n, const char *path, struct anpi_rule *r)
 {
-    static const char *const keys[] = { "event", "status", "intensity_at_least", "where", NULL };
+    static const char *const keys[] = {
+        "event", "status", "intensity_at_least", "where", "tsunami_at_least", "weather_at_least",
+        "weather_kinds", "typhoon", "eew_warning_only", "missile_phases", "risk_level_at_least",
+        "risk_kinds", "countries", NULL,
+    };
     char p[256], sb[80];
     if (!check_map(L, n, path, keys))
         return;
@@ -567,10 +800,7 @@ parse_when(struct loader *L, const struct anpi_ynode *n, const char *path, struc
         err(L, n, path, "missing event (earthquake, eew, tsunami, weather, missile, overseas, manual)");
     } else {
         sub(p, sizeof(p), path, "event");
-        const char *s = str(L, v, p);
-        if (s && anpi_event_type_parse(s, &r->event) != ANPI_OK)
-            err(L, v, p, "unknown event type \"%s\" (expected earthquake, eew, tsunami, weather, "
-                "missile, overseas or manual)", shown(v, sb, sizeof(sb)));
+        scalar_or_list(L, v, p, "event type", event_item, r);
     }
     if ((v = anpi_ytree_get(n, "status"))) {
         sub(p, sizeof(p), path, "status");
@@ -608,6 +838,8 @@ parse_when(struct loader *L, const struct anpi_ynode *n, const char *path, struc
             (anpi_intensity_parse(v->value, &r->intensity_at_least) != ANPI_OK ||
              r->intensity_at_least == ANPI_INT_NONE))
             err(L, v, p, "expected an intensity like \"5-\", got \"%s\"", shown(v, sb, sizeof(sb)));
+        applies(L, r, v, path, "intensity_at_least",
+                (1u << ANPI_EV_EARTHQUAKE) | (1u << ANPI_EV_EEW), "earthquake and eew");
     }
     if ((v = anpi_ytree_get(n, "where"))) {
         sub(p, sizeof(p), path, "where");
@@ -620,6 +852,65 @@ parse_when(struct loader *L, const struct anpi_ynode *n, const char *path, struc
         } else {
             pref_list(L, v, p, &r->where_prefs);
         }
+        applies(L, r, v, path, "where", PREF_TYPES, "prefecture-based (not overseas)");
+    }
+    if ((v = anpi_ytree_get(n, "tsunami_at_least"))) {
+        sub(p, sizeof(p), path, "tsunami_at_least");
+        if (want(L, v, p, ANPI_Y_SCALAR) &&
+            (anpi_tsunami_grade_parse(v->value, &r->tsunami_at_least) != ANPI_OK ||
+             r->tsunami_at_least == ANPI_TS_NONE))
+            err(L, v, p, "expected forecast, advisory, warning or major, got \"%s\"",
+                shown(v, sb, sizeof(sb)));
+        applies(L, r, v, path, "tsunami_at_least", 1u << ANPI_EV_TSUNAMI, "tsunami");
+    }
+    if ((v = anpi_ytree_get(n, "weather_at_least"))) {
+        sub(p, sizeof(p), path, "weather_at_least");
+        if (want(L, v, p, ANPI_Y_SCALAR) &&
+            (anpi_weather_level_parse(v->value, &r->weather_at_least) != ANPI_OK ||
+             r->weather_at_least == ANPI_WX_NONE))
+            err(L, v, p, "expected advisory, warning or emergency, got \"%s\"",
+                shown(v, sb, sizeof(sb)));
+        applies(L, r, v, path, "weather_at_least", 1u << ANPI_EV_WEATHER, "weather");
+    }
+    if ((v = anpi_ytree_get(n, "weather_kinds"))) {
+        sub(p, sizeof(p), path, "weather_kinds");
+        struct text_list tl = { &r->weather_kinds, &r->nweather_kinds, 64, false };
+        scalar_or_list(L, v, p, "weather kind", text_item, &tl);
+        applies(L, r, v, path, "weather_kinds", 1u << ANPI_EV_WEATHER, "weather");
+    }
+    if ((v = anpi_ytree_get(n, "typhoon"))) {
+        sub(p, sizeof(p), path, "typhoon");
+        if (boolean(L, v, p, &r->typhoon_only) && !r->typhoon_only)
+            err(L, v, p, "typhoon: false is the default; leave the key out");
+        applies(L, r, v, path, "typhoon", 1u << ANPI_EV_WEATHER, "weather");
+    }
+    if ((v = anpi_ytree_get(n, "eew_warning_only"))) {
+        sub(p, sizeof(p), path, "eew_warning_only");
+        boolean(L, v, p, &r->eew_warning_only);
+        applies(L, r, v, path, "eew_warning_only", 1u << ANPI_EV_EEW, "eew");
+    }
+    if ((v = anpi_ytree_get(n, "missile_phases"))) {
+        sub(p, sizeof(p), path, "missile_phases");
+        scalar_or_list(L, v, p, "missile phase", phase_item, r);
+        applies(L, r, v, path, "missile_phases", 1u << ANPI_EV_MISSILE, "missile");
+    }
+    if ((v = anpi_ytree_get(n, "risk_level_at_least"))) {
+        sub(p, sizeof(p), path, "risk_level_at_least");
+        int64_t lv;
+        if (integer(L, v, p, 1, 4, &lv))
+            r->risk_level_at_least = (int)lv;
+        applies(L, r, v, path, "risk_level_at_least", 1u << ANPI_EV_OVERSEAS, "overseas");
+    }
+    if ((v = anpi_ytree_get(n, "risk_kinds"))) {
+        sub(p, sizeof(p), path, "risk_kinds");
+        struct text_list tl = { &r->risk_kinds, &r->nrisk_kinds, 16, true };
+        scalar_or_list(L, v, p, "risk kind", text_item, &tl);
+        applies(L, r, v, path, "risk_kinds", 1u << ANPI_EV_OVERSEAS, "overseas");
+    }
+    if ((v = anpi_ytree_get(n, "countries"))) {
+        sub(p, sizeof(p), path, "countries");
+        scalar_or_list(L, v, p, "country", country_item, r);
+        applies(L, r, v, path, "countries", 1u << ANPI_EV_OVERSEAS, "overseas");
     }
 }
 
@@ -646,6 +937,17 @@ parse_incident(struct loader *L, const struct anpi_ynode *n, const char *path,
     sub(p, sizeof(p), path, "aftershocks");
     if (!check_map(L, a, p, akeys))
         return;
+    const unsigned quakes = (1u << ANPI_EV_EARTHQUAKE) | (1u << ANPI_EV_EEW);
+    if (r->event_types && !(r->event_types & quakes)) {
+        static const char *const only[] = { "window", "area", "resend_if_stronger" };
+        for (size_t i = 0; i < 3; i++) {
+            if ((v = anpi_ytree_get(a, only[i]))) {
+                sub(q, sizeof(q), p, only[i]);
+                err(L, v, q, "applies to earthquake and eew events only; other events join an "
+                    "incident by event key alone");
+            }
+        }
+    }
     if ((v = anpi_ytree_get(a, "window"))) {
         sub(q, sizeof(q), p, "window");
         duration(L, v, q, 0, &r->aftershock_window_s);
@@ -779,16 +1081,38 @@ static void
 parse_audience(struct loader *L, const struct anpi_ynode *n, const char *path,
                struct anpi_rule *r)
 {
-    static const char *const keys[] = { "regions", "groups", NULL };
+    static const char *const keys[] = { "regions", "groups", "travellers", NULL };
     char p[256], sb[80];
     if (!check_map(L, n, path, keys))
         return;
     const struct anpi_ynode *v;
     const struct anpi_ynode *regions = anpi_ytree_get(n, "regions");
     const struct anpi_ynode *groups = anpi_ytree_get(n, "groups");
-    if (!regions && !groups) {
-        err(L, n, path, "names nobody (give regions: or groups:)");
+    const struct anpi_ynode *travellers = anpi_ytree_get(n, "travellers");
+    if (!regions && !groups && !travellers) {
+        err(L, n, path, "names nobody (give regions:, groups: or travellers:)");
         return;
+    }
+    if ((v = travellers)) {
+        sub(p, sizeof(p), path, "travellers");
+        if (want(L, v, p, ANPI_Y_SCALAR)) {
+            if (strcmp(v->value, "event_countries") != 0)
+                err(L, v, p, "expected event_countries, got \"%s\"", shown(v, sb, sizeof(sb)));
+            else if (r->event_types && !(r->event_types & (1u << ANPI_EV_OVERSEAS)))
+                err(L, v, p, "travellers: event_countries needs event: overseas (other events "
+                    "name no country)");
+            else
+                r->audience_travellers = true;
+        }
+    }
+    /* Overseas events name no prefecture: regions: affected_prefectures would
+     * always be empty, which is a rule that silently mails nobody. */
+    if (regions && regions->kind == ANPI_Y_SCALAR && r->event_types &&
+        !(r->event_types & PREF_TYPES)) {
+        sub(p, sizeof(p), path, "regions");
+        err(L, regions, p, "overseas events affect no prefecture; use travellers: event_countries "
+            "or groups:");
+        regions = NULL;
     }
     if ((v = regions)) {
         sub(p, sizeof(p), path, "regions");
@@ -900,7 +1224,8 @@ static void
 parse_message(struct loader *L, const struct anpi_ynode *n, const char *path,
               struct anpi_rule *r)
 {
-    static const char *const keys[] = { "template", "questions", NULL };
+    static const char *const keys[] = { "template", "questions", "correction", "cancellation",
+                                        NULL };
     char p[256];
     if (!check_map(L, n, path, keys))
         return;
@@ -939,6 +1264,106 @@ side_template(struct loader *L, const struct anpi_ynode *tmpl, const struct anpi
     }
 }
 
+/* "YYYY-MM-DD" -> days since 1970-01-01 (proleptic Gregorian). */
+static bool
+parse_date(const char *s, int64_t *days)
+{
+    int y, m, d;
+    char tail;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+        return false;
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 2000 || y > 2100 || m < 1 || m > 12 || d < 1 ||
+        d > mdays[m - 1] + (m == 2 && leap))
+        return false;
+    /* days_from_civil (H. Hinnant) */
+    int yy = m <= 2 ? y - 1 : y;
+    int era = yy / 400;
+    int yoe = yy - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    *days = (int64_t)era * 146097 + doe - 719468;
+    return true;
+}
+
+static void
+parse_schedule(struct loader *L, const struct anpi_ynode *n, const char *path,
+               struct anpi_rule *r)
+{
+    static const char *const keys[] = { "every", "at", "start", NULL };
+    char p[256], sb[80];
+    if (!check_map(L, n, path, keys))
+        return;
+    const struct anpi_ynode *every = anpi_ytree_get(n, "every"), *v;
+    if (!every) {
+        err(L, n, path, "missing every (a duration like 7d)");
+        return;
+    }
+    sub(p, sizeof(p), path, "every");
+    if (!duration(L, every, p, 3600, &r->schedule_every_s))
+        r->schedule_every_s = 0;
+    if ((v = anpi_ytree_get(n, "at"))) {
+        sub(p, sizeof(p), path, "at");
+        const char *s = str(L, v, p);
+        int hh, mm;
+        char tail;
+        if (s && (strlen(s) != 5 || s[2] != ':' ||
+                  sscanf(s, "%2d:%2d%c", &hh, &mm, &tail) != 2 || hh < 0 || hh > 23 || mm < 0 ||
+                  mm > 59 || s[0] < '0' || s[0] > '9' || s[3] < '0' || s[3] > '9'))
+            err(L, v, p, "expected a JST time like \"10:00\", got \"%s\"", shown(v, sb, sizeof(sb)));
+        else if (s)
+            r->schedule_at_min = hh * 60 + mm;
+        if (r->schedule_every_s % 86400 != 0) {
+            sub(p, sizeof(p), path, "every");
+            err(L, every, p, "with at:, every must be whole days (1d, 7d, ...), got \"%s\"",
+                shown(every, sb, sizeof(sb)));
+        }
+    }
+    if ((v = anpi_ytree_get(n, "start"))) {
+        sub(p, sizeof(p), path, "start");
+        const char *s = str(L, v, p);
+        int64_t days;
+        if (s && !parse_date(s, &days))
+            err(L, v, p, "expected a date like \"2025-04-07\" (2000 .. 2100), got \"%s\"",
+                shown(v, sb, sizeof(sb)));
+        else if (s)
+            r->schedule_start = days * 86400 - 9 * 3600;   /* midnight JST */
+    }
+}
+
+static bool
+template_exists(struct loader *L, const char *name)
+{
+    char *txt = anpi_xasprintf("%s/templates/%s.ja.txt", L->dir, name);
+    struct stat st;
+    bool ok = stat(txt, &st) == 0;
+    free(txt);
+    return ok;
+}
+
+/* message.correction / message.cancellation, or the pack default. */
+static void
+followup_template(struct loader *L, const struct anpi_ynode *named, const struct anpi_ynode *at,
+                  const char *path, const char *at_path, const char *key, const char *dflt,
+                  struct anpi_template *t)
+{
+    char p[256];
+    if (named) {
+        snprintf(p, sizeof(p), "%s.message.%s", path, key);
+        char *name = ident(L, named, p, dflt);
+        if (name)
+            load_template(L, named, p, name, "", t);
+        free(name);
+    } else {
+        char why[200];
+        snprintf(why, sizeof(why), " (the pack default for %s; needed by this rule, or name one "
+                 "with message.%s)", key, key);
+        load_template(L, at, at_path, dflt, why, t);
+    }
+}
+
 static void
 rule_free(struct anpi_rule *r)
 {
@@ -962,13 +1387,23 @@ rule_free(struct anpi_rule *r)
         free(r->questions[i].choices);
     }
     free(r->questions);
+    for (size_t i = 0; i < r->nweather_kinds; i++)
+        free(r->weather_kinds[i]);
+    free(r->weather_kinds);
+    for (size_t i = 0; i < r->nrisk_kinds; i++)
+        free(r->risk_kinds[i]);
+    free(r->risk_kinds);
+    free(r->countries);
+    template_free(&r->correction_message);
+    template_free(&r->cancellation_message);
 }
 
 static void
 parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_rule *r)
 {
-    static const char *const keys[] = { "id", "description", "when", "incident", "approval",
-                                        "audience", "message", "follow_up", NULL };
+    static const char *const keys[] = { "id", "description", "when", "schedule", "incident",
+                                        "approval", "audience", "message", "follow_up",
+                                        "on_correction", "on_cancel", NULL };
     char path[64], p[128], sb[80];
     idx(path, sizeof(path), "rules", i);
 
@@ -986,6 +1421,7 @@ parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_r
     r->approval_timeout_s = 15 * 60;
     r->on_timeout = ANPI_TIMEOUT_HOLD;
     r->expiry_s = 6 * 3600;
+    r->schedule_at_min = -1;
 
     if (!check_map(L, n, path, keys))
         return;
@@ -1008,11 +1444,21 @@ parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_r
         sub(p, sizeof(p), path, "description");
         want(L, v, p, ANPI_Y_SCALAR);
     }
-    if (!(v = anpi_ytree_get(n, "when"))) {
-        err(L, n, path, "missing when");
-    } else {
+    const struct anpi_ynode *sched = anpi_ytree_get(n, "schedule");
+    if ((v = anpi_ytree_get(n, "when"))) {
         sub(p, sizeof(p), path, "when");
         parse_when(L, v, p, r);
+        if (sched) {
+            sub(p, sizeof(p), path, "schedule");
+            err(L, sched, p, "a rule has when: (events) or schedule: (a drill), not both");
+            sched = NULL;
+        }
+    } else if (!sched) {
+        err(L, n, path, "missing when (or schedule: for a scheduled drill)");
+    }
+    if (sched) {
+        sub(p, sizeof(p), path, "schedule");
+        parse_schedule(L, sched, p, r);
     }
     const struct anpi_ynode *notice_tmpl = NULL, *approval_tmpl = NULL;
     const struct anpi_ynode *inc = anpi_ytree_get(n, "incident");
@@ -1025,20 +1471,82 @@ parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_r
         sub(p, sizeof(p), path, "approval");
         parse_approval(L, appr, p, r, &approval_tmpl);
     }
-    if (r->approval_required && !r->opens_incident)
+    if (sched && inc) {
+        sub(p, sizeof(p), path, "incident");
+        err(L, inc, p, "a scheduled drill rule opens no incident (remove incident:)");
+    } else if (sched && r->approval_required) {
+        err(L, appr ? appr : n, path, "a scheduled drill rule is sent without approval; write "
+            "approval: none");
+    } else if (r->approval_required && !r->opens_incident) {
         err(L, appr ? appr : n, path, "approval is required%s but the rule has no incident: "
             "section; add one or write approval: none", appr ? "" : " (the default)");
+    }
     if (!(v = anpi_ytree_get(n, "audience"))) {
         err(L, n, path, "missing audience");
     } else {
         sub(p, sizeof(p), path, "audience");
         parse_audience(L, v, p, r);
+        if (sched && (r->audience_affected_regions || r->audience_travellers))
+            err(L, v, p, "a scheduled drill has no event: %s cannot be resolved; name groups:",
+                r->audience_travellers ? "travellers: event_countries"
+                                       : "regions: affected_prefectures");
+        else if (sched && r->naudience_groups == 0 && v->kind == ANPI_Y_MAP)
+            err(L, v, p, "a scheduled drill rule needs groups: (who takes part in the drill)");
     }
-    if (!(v = anpi_ytree_get(n, "message"))) {
+    const struct anpi_ynode *msg = anpi_ytree_get(n, "message");
+    if (!msg) {
         err(L, n, path, "missing message");
     } else {
         sub(p, sizeof(p), path, "message");
-        parse_message(L, v, p, r);
+        parse_message(L, msg, p, r);
+    }
+    const struct anpi_ynode *corr_tmpl = msg ? anpi_ytree_get(msg, "correction") : NULL;
+    const struct anpi_ynode *canc_tmpl = msg ? anpi_ytree_get(msg, "cancellation") : NULL;
+    const struct anpi_ynode *on_corr = anpi_ytree_get(n, "on_correction");
+    const struct anpi_ynode *on_canc = anpi_ytree_get(n, "on_cancel");
+    if (sched && (on_corr || on_canc)) {
+        const struct anpi_ynode *k = on_corr ? on_corr : on_canc;
+        sub(p, sizeof(p), path, on_corr ? "on_correction" : "on_cancel");
+        err(L, k, p, "a scheduled drill has no reports to correct or cancel");
+        on_corr = on_canc = NULL;
+    }
+    if (on_corr) {
+        sub(p, sizeof(p), path, "on_correction");
+        const char *s = str(L, on_corr, p);
+        if (s && strcmp(s, "send") == 0)
+            r->send_corrections = true;
+        else if (s && strcmp(s, "ignore") != 0)
+            err(L, on_corr, p, "expected send or ignore, got \"%s\"", shown(on_corr, sb, sizeof(sb)));
+    }
+    /* Cancellations: an incident rule tells its audience by default, but
+     * only when there is something to send (the pack's template). */
+    bool cancel_explicit = false;
+    if (on_canc) {
+        sub(p, sizeof(p), path, "on_cancel");
+        const char *s = str(L, on_canc, p);
+        if (s && strcmp(s, "notify") == 0)
+            r->notify_cancellations = cancel_explicit = true;
+        else if (s && strcmp(s, "ignore") != 0)
+            err(L, on_canc, p, "expected notify or ignore, got \"%s\"", shown(on_canc, sb, sizeof(sb)));
+    } else if (r->opens_incident && !sched) {
+        r->notify_cancellations = canc_tmpl || template_exists(L, "cancellation-notice");
+    }
+    if (corr_tmpl && !r->send_corrections) {
+        sub(p, sizeof(p), path, "message.correction");
+        err(L, corr_tmpl, p, "a correction template is only sent with on_correction: send");
+    } else if (r->send_corrections) {
+        sub(p, sizeof(p), path, "on_correction");
+        followup_template(L, corr_tmpl, on_corr, path, p, "correction", "correction-notice",
+                          &r->correction_message);
+    }
+    if (canc_tmpl && !r->notify_cancellations) {
+        sub(p, sizeof(p), path, "message.cancellation");
+        err(L, canc_tmpl, p, "a cancellation template is only sent with on_cancel: notify%s",
+            r->opens_incident ? "" : " (the default for rules without an incident is ignore)");
+    } else if (r->notify_cancellations) {
+        sub(p, sizeof(p), path, cancel_explicit ? "on_cancel" : "message");
+        followup_template(L, canc_tmpl, cancel_explicit ? on_canc : (msg ? msg : n), path, p,
+                          "cancellation", "cancellation-notice", &r->cancellation_message);
     }
     if ((v = anpi_ytree_get(n, "follow_up"))) {
         sub(p, sizeof(p), path, "follow_up");

@@ -24,11 +24,21 @@ struct anpi_template { char *subject; char *text; char *html; /* html may be NUL
 struct anpi_rule {
     char *id, *pack, *file;  int line;             /* where it was defined */
     /* when */
-    enum anpi_event_type event;
+    enum anpi_event_type event;        /* the first of event_types (UNKNOWN for a drill rule) */
+    unsigned event_types;              /* bit (1u << ANPI_EV_x); 0 only for a scheduled drill rule */
     unsigned statuses;                 /* bit (1u << ANPI_ST_x); default: actual only */
-    enum anpi_intensity intensity_at_least;        /* ANPI_INT_NONE = no intensity condition */
+    enum anpi_intensity intensity_at_least;        /* ANPI_INT_NONE = no intensity condition (earthquake, eew) */
     bool where_staff_regions;          /* where: staff_regions */
     anpi_prefset where_prefs;          /* where: [list of codes]; 0 = anywhere */
+    enum anpi_tsunami_grade tsunami_at_least;      /* ANPI_TS_NONE = no condition */
+    enum anpi_weather_level weather_at_least;      /* ANPI_WX_NONE = no condition */
+    char **weather_kinds; size_t nweather_kinds;   /* substrings of kind_name ("大雨"); 0 = any kind */
+    bool typhoon_only;                 /* typhoon: true - weather events that carry a typhoon */
+    bool eew_warning_only;             /* eew_warning_only: true - 警報 only, not 予報 */
+    unsigned missile_phases;           /* bit (1u << ANPI_MS_x); 0 = ANPI_MISSILE_DEFAULT_PHASES */
+    int risk_level_at_least;           /* overseas: 0 = no condition, else 1..4 */
+    char **risk_kinds; size_t nrisk_kinds;         /* overseas risk_kind codes (T40, EQ, ...); 0 = any */
+    char (*countries)[3]; size_t ncountries;       /* ISO alpha-2, upper case; 0 = any country */
     /* incident (safety checks) */
     bool opens_incident;               /* has an incident: section */
     int64_t aftershock_window_s;       /* default 6h */
@@ -46,6 +56,9 @@ struct anpi_rule {
     bool audience_affected_regions;    /* regions: affected_prefectures */
     anpi_prefset audience_prefs;       /* regions: [codes] */
     char **audience_groups; size_t naudience_groups;   /* members of these directory groups */
+    bool audience_travellers;          /* travellers: event_countries - people whose registered trip
+                                        * covers today in one of the event's countries (the engine
+                                        * resolves it; overseas events only) */
     /* message */
     struct anpi_template message;      /* loaded from the template file at load time */
     struct anpi_template approval_message;   /* request sent to approvers (pack default if absent) */
@@ -53,7 +66,22 @@ struct anpi_rule {
     size_t nquestions; struct anpi_question *questions;
     /* follow_up */
     int64_t resend_after_s; int max_resends;       /* 0 / 0: no resends */
+    /* corrections (JMA 訂正) and cancellations (取消) of a report this rule acted on */
+    bool send_corrections;             /* on_correction: send (default ignore) */
+    bool notify_cancellations;         /* on_cancel: notify (default: rules with an incident, when
+                                        * the pack has a cancellation-notice template) */
+    struct anpi_template correction_message;     /* loaded iff send_corrections */
+    struct anpi_template cancellation_message;   /* loaded iff notify_cancellations */
+    /* scheduled drill (a rule with schedule: and no when:) */
+    int64_t schedule_every_s;          /* 0 = not a drill rule */
+    int schedule_at_min;               /* minutes after midnight JST, -1 = none */
+    int64_t schedule_start;            /* first day (JST midnight, s since epoch); 0 = 1970-01-01 JST */
 };
+
+/* The missile phases a rule without missile_phases: reacts to. */
+#define ANPI_MISSILE_DEFAULT_PHASES                                                     \
+    ((1u << ANPI_MS_LAUNCH) | (1u << ANPI_MS_IMMINENT) | (1u << ANPI_MS_IMPACT) |      \
+     (1u << ANPI_MS_OVERFLIGHT) | (1u << ANPI_MS_OTHER))
 
 struct anpi_ruleset { size_t nrules; struct anpi_rule *rules; size_t nfiles; char **files; };
 
@@ -77,12 +105,23 @@ const struct anpi_rule *anpi_ruleset_find(const struct anpi_ruleset *rs, const c
 
 /* Does the rule match the event?  staff_prefs = prefectures where at least one person lives
  * (used by where: staff_regions).  On a match returns true and sets *affected to the prefectures
- * at or over the threshold (intersected with where); why gets a one-line explanation either way
- * ("intensity 6- in 千葉県 >= 5-", "status exercise not enabled for this rule", ...). */
+ * at or over the threshold (intersected with where): intensity for earthquake/eew, grade for
+ * tsunami/weather, target_prefs for missile, always 0 for overseas.  why gets a one-line
+ * explanation either way ("intensity 6- in 千葉県 >= 5-", "tsunami warning in 岩手県 >=
+ * advisory", "status exercise not enabled for this rule", ...).  Cancellations never match
+ * (the engine resolves them by event key); corrections match information rules only with
+ * on_correction: send; scheduled drill rules never match. */
 bool anpi_rule_match(const struct anpi_rule *r, const struct anpi_event *ev,
                      anpi_prefset staff_prefs, anpi_prefset *affected, char *why, size_t whylen);
 
-/* Aftershock grouping (pure).  The engine passes the open incidents of this rule. */
+/* Scheduled drill rules: the first run strictly after `after` (s since epoch), or 0 when the
+ * rule has no schedule.  Runs fall at start + at + k * every (k >= 0, JST), so every: 7d with
+ * start on a Monday fires on Mondays. */
+int64_t anpi_rule_next_drill(const struct anpi_rule *r, int64_t after);
+
+/* Aftershock grouping (pure).  The engine passes the open incidents of this rule.  Window and
+ * area grouping applies to earthquake and eew events only; every other type joins an incident
+ * by event key alone. */
 struct anpi_incident_state {
     int64_t id;
     const char *const *event_keys; size_t nevent_keys;   /* every event key joined so far */
@@ -125,6 +164,11 @@ int anpi_template_check_at(const char *tmpl, const char *const *allowed, const c
                            int first_line, struct anpi_errors *errs);
 /* The variables a rule's templates may use (NULL-terminated). */
 extern const char *const anpi_template_vars[];
+/* Value of an event.* variable that is computed from the event alone (event.description,
+ * event.url, event.tsunami, event.tsunami_areas, event.weather, event.missile,
+ * event.risk_level, event.hazard); malloc'd, "" when the event has none.  NULL for names it
+ * does not compute (event.country, event.title, ... are filled by the engine). */
+char *anpi_template_event_var(const struct anpi_event *ev, const char *name);
 
 /* Prefecture table (JIS X 0401): names, adjacency (land borders + common sea-bridge neighbours;
  * see prefs.c for the choice), centroids for the radius mode. */

@@ -16,6 +16,15 @@
  *   event.max_intensity  label such as 震度5弱
  *   event.occurred_at    origin time, JST, "2024年1月1日 16時10分"
  *   event.status         actual / exercise / test
+ *   event.description    the report's text (Body/Text, CAP description, MOFA lead)
+ *   event.url            the source's page for people
+ *   event.tsunami        strongest tsunami grade label (津波警報)
+ *   event.tsunami_areas  forecast areas at advisory or more ("岩手県, 宮城県")
+ *   event.weather        strongest weather warnings ("大雨警報, 洪水警報")
+ *   event.missile        phase label (ミサイル発射, 直ちに避難, ...)
+ *   event.country        Japanese country name (the engine fills it)
+ *   event.risk_level     overseas risk level 1..4 ("" when none)
+ *   event.hazard         CAP event / DCX hazard text
  *   affected_prefectures prefectures at or over the threshold ("千葉県, 東京都")
  *   incident.id          incident number
  *   incident.title       incident title shown on the console
@@ -39,6 +48,8 @@
 const char *const anpi_template_vars[] = {
     "event.title", "event.headline", "event.hypocenter", "event.magnitude",
     "event.max_intensity", "event.occurred_at", "event.status",
+    "event.description", "event.url", "event.tsunami", "event.tsunami_areas", "event.weather",
+    "event.missile", "event.country", "event.risk_level", "event.hazard",
     "affected_prefectures", "incident.id", "incident.title", "person.name",
     "reply_url", "approve_url", "reject_url", "incident_url", "drill_banner",
     "round", "reason", NULL,

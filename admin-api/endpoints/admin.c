@@ -17,6 +17,7 @@
 #include "engine/log.h"
 #include "engine/directory.h"
 #include "engine/people_csv.h"
+#include "engine/travellers_csv.h"
 
 struct api_call *
 api_call_new(struct anpi_engine *e, struct anpi_http_req *req)
@@ -403,6 +404,72 @@ h_audit(struct anpi_http_req *req, void *ctx)
         api_call_new(e, req));
 }
 
+static void
+h_feeds(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    anpi_http_respond_json(req, 200, anpi_feed_health_json(e));
+}
+
+static void
+trips_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error; nothing was imported: %s", err);
+    } else {
+        json_error_t jerr;
+        json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        const char *result = json_string_value(json_object_get(j, "result"));
+        if (result && strcmp(result, "unknown_people") == 0) {
+            json_t *o = json_pack("{s:s, s:[s]}", "error", "unknown people; nothing was imported",
+                                  "errors", json_string_value(json_object_get(j, "people")));
+            anpi_http_respond_json(c->req, 400, o);
+            json_decref(j);
+        } else {
+            json_object_set_new(j, "errors", json_array());
+            anpi_http_respond_json(c->req, 200, j);
+        }
+    }
+    api_call_free(c);
+}
+
+static void
+h_travellers_import(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    struct anpi_travellers_csv csv = { 0 };
+    struct anpi_errors errs = { 0 };
+    if (anpi_travellers_csv_parse(body ? body : "", len, &csv, &errs) != ANPI_OK) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < errs.n; i++)
+            json_array_append_new(arr, json_string(errs.msg[i]));
+        anpi_errors_free(&errs);
+        anpi_travellers_csv_free(&csv);
+        anpi_http_respond_json(req, 400, json_pack("{s:s, s:o}", "error",
+                               "the CSV has errors; nothing was imported", "errors", arr));
+        return;
+    }
+    json_t *rows = json_array();
+    for (size_t i = 0; i < csv.nrows; i++)
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}", "person_id", csv.rows[i].person_id,
+                                              "country", csv.rows[i].country, "from", csv.rows[i].from,
+                                              "to", csv.rows[i].to));
+    anpi_travellers_csv_free(&csv);
+    char *rj = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    const char *p[2] = { rj, "api" };
+    anpi_db_query(e->db, "SELECT anpi_import_trips($1::jsonb, $2)::text", 2, p, trips_cb,
+                  api_call_new(e, req));
+    free(rj);
+}
+
 int
 anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
@@ -417,5 +484,7 @@ anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s)
     rc |= anpi_http_route(s, "GET", "/api/v1/broadcasts/{id}", h_broadcast, e);
     rc |= anpi_http_route(s, "POST", "/api/v1/people/import", h_import, e);
     rc |= anpi_http_route(s, "GET", "/api/v1/audit", h_audit, e);
+    rc |= anpi_http_route(s, "GET", "/api/v1/feeds", h_feeds, e);
+    rc |= anpi_http_route(s, "POST", "/api/v1/travellers/import", h_travellers_import, e);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

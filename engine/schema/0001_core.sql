@@ -59,7 +59,9 @@ CREATE TABLE feed_documents (
     body         text NOT NULL,
     received_at  timestamptz NOT NULL DEFAULT now(),
     replay       boolean NOT NULL DEFAULT false,
-    UNIQUE (source, doc_id)
+    -- the same bytes again are the same document; the events inside are
+    -- deduplicated on their own ids (a feed repeats items across versions)
+    UNIQUE (source, sha256)
 );
 CREATE INDEX feed_documents_url ON feed_documents (url) WHERE url IS NOT NULL;
 
@@ -68,6 +70,7 @@ CREATE TABLE events (
     document_id    bigint NOT NULL REFERENCES feed_documents(id),
     type           text NOT NULL,
     source         text NOT NULL,
+    doc_id         text NOT NULL,                 -- the source's id of the report (unique per source)
     kind           text NOT NULL DEFAULT '',
     status         text NOT NULL,
     info_type      text NOT NULL,
@@ -82,6 +85,19 @@ CREATE TABLE events (
     received_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX events_key ON events (event_key);
+CREATE UNIQUE INDEX events_source_doc ON events (source, doc_id);
+
+-- Traveller registry: who is where, when (overseas risk mail and checks).
+CREATE TABLE trips (
+    id          bigserial PRIMARY KEY,
+    person_id   text NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    country     text NOT NULL CHECK (country ~ '^[A-Z]{2}$'),
+    from_date   date NOT NULL,
+    to_date     date NOT NULL CHECK (to_date >= from_date),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (person_id, country, from_date)
+);
+CREATE INDEX trips_country ON trips (country, from_date, to_date);
 
 -- Incidents and approvals ------------------------------------------------------
 CREATE TABLE incidents (

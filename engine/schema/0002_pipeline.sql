@@ -10,9 +10,10 @@ RETURNS void LANGUAGE sql AS $$
     VALUES (p_actor, p_action, p_object, coalesce(p_detail, '{}'::jsonb));
 $$;
 
--- People matching an audience: a region in p_prefs, or a member of one of
--- p_groups (by name or path, subgroups included).
-CREATE FUNCTION anpi_audience(p_prefs int[], p_groups text[])
+-- People matching an audience: a region in p_prefs, a member of one of
+-- p_groups (by name or path, subgroups included), or a traveller whose trip
+-- covers today (Japan time) in one of p_countries.
+CREATE FUNCTION anpi_audience(p_prefs int[], p_groups text[], p_countries text[] DEFAULT NULL)
 RETURNS TABLE (person_id text) LANGUAGE sql STABLE AS $$
     WITH RECURSIVE g AS (
         SELECT id FROM groups WHERE name = ANY (p_groups) OR path = ANY (p_groups)
@@ -23,6 +24,10 @@ RETURNS TABLE (person_id text) LANGUAGE sql STABLE AS $$
         SELECT r.person_id AS pid FROM person_regions r WHERE r.pref = ANY (p_prefs)
         UNION
         SELECT m.person_id FROM group_members m JOIN g ON m.group_id = g.id
+        UNION
+        SELECT t.person_id FROM trips t
+         WHERE t.country = ANY (coalesce(p_countries, '{}'))
+           AND (now() AT TIME ZONE 'Asia/Tokyo')::date BETWEEN t.from_date AND t.to_date
     ) x;
 $$;
 
@@ -34,7 +39,8 @@ CREATE FUNCTION anpi_create_broadcast(
     p_kind text, p_incident bigint, p_approval bigint, p_dedupe text, p_rule text,
     p_drill boolean, p_subject text, p_body text, p_vars jsonb, p_questions jsonb,
     p_resend_after interval, p_max_resends int, p_expires timestamptz,
-    p_prefs int[], p_groups text[], p_people text[], p_exclude_incident bigint, p_created_by text)
+    p_prefs int[], p_groups text[], p_people text[], p_exclude_incident bigint, p_created_by text,
+    p_countries text[] DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     v_id bigint;
@@ -52,7 +58,7 @@ BEGIN
 
     INSERT INTO recipients (broadcast_id, person_id)
     SELECT v_id, a.person_id
-      FROM (SELECT person_id FROM anpi_audience(coalesce(p_prefs, '{}'), coalesce(p_groups, '{}'))
+      FROM (SELECT person_id FROM anpi_audience(coalesce(p_prefs, '{}'), coalesce(p_groups, '{}'), p_countries)
             UNION SELECT unnest(coalesce(p_people, '{}'))) a
       JOIN people p ON p.id = a.person_id
      WHERE p_exclude_incident IS NULL
@@ -132,7 +138,8 @@ BEGIN
         coalesce((i.message->>'max_resends')::int, 0), i.expires_at,
         a.prefs, ARRAY(SELECT jsonb_array_elements_text(coalesce(i.message->'groups', '[]'))),
         NULL,
-        CASE WHEN a.round_kind = 'add_prefs' THEN i.id END, 'engine');
+        CASE WHEN a.round_kind = 'add_prefs' THEN i.id END, 'engine',
+        ARRAY(SELECT jsonb_array_elements_text(coalesce(i.message->'countries', '[]'))));
     UPDATE incidents SET status = 'dispatched' WHERE id = i.id AND status IN ('pending_approval', 'approved');
     PERFORM anpi_audit('engine', 'broadcast.created', 'incident:' || i.id,
         jsonb_build_object('approval', a.id, 'broadcast', v_bid, 'round', a.round_kind, 'prefs', a.prefs));
@@ -184,6 +191,9 @@ BEGIN
         IF a.round_kind = 'initial' THEN
             UPDATE incidents SET status = 'rejected', closed_at = now(),
                    close_reason = 'rejected by ' || p_by WHERE id = i.id;
+        ELSIF NOT EXISTS (SELECT 1 FROM approvals WHERE incident_id = i.id AND status = 'pending') THEN
+            -- a later round was refused: the incident goes on as it was
+            UPDATE incidents SET status = 'dispatched' WHERE id = i.id AND status = 'pending_approval';
         END IF;
         RETURN jsonb_build_object('result', 'recorded', 'approval_status', 'rejected', 'incident_id', i.id);
     END IF;

@@ -355,3 +355,52 @@ BEGIN
     RETURN jsonb_build_object('rows', v_total, 'created', v_created, 'updated', v_total - v_created);
 END;
 $$;
+
+-- Tell the people an incident already asked (its safety broadcasts'
+-- recipients) something more: a correction, or that the source withdrew the
+-- report (取消).  Once per p_dedupe.
+CREATE FUNCTION anpi_notify_incident(p_incident bigint, p_dedupe text, p_subject text, p_body text,
+                                     p_vars jsonb)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    i incidents%ROWTYPE;
+    v_bid bigint;
+BEGIN
+    SELECT * INTO i FROM incidents WHERE id = p_incident;
+    IF NOT EXISTS (SELECT 1 FROM broadcasts WHERE incident_id = p_incident AND kind = 'safety') THEN
+        RETURN NULL;
+    END IF;
+    v_bid := anpi_create_broadcast('notice', i.id, NULL, p_dedupe, i.rule_id, i.drill, p_subject, p_body,
+        (i.message->'vars') || coalesce(p_vars, '{}'), '[]', NULL, 0, now() + interval '1 day',
+        NULL, NULL,
+        ARRAY(SELECT DISTINCT r.person_id FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id
+               WHERE b.incident_id = i.id AND b.kind = 'safety'),
+        NULL, 'engine');
+    PERFORM anpi_audit('engine', 'incident.notice', 'incident:' || i.id,
+                       jsonb_build_object('broadcast', v_bid, 'dedupe', p_dedupe));
+    RETURN v_bid;
+END;
+$$;
+
+-- Trips: all rows in one transaction; a row for an unknown person fails the lot.
+-- p_rows: [{"person_id","country","from","to"}]
+CREATE FUNCTION anpi_import_trips(p_rows jsonb, p_actor text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_missing text;
+    v_n int;
+BEGIN
+    SELECT string_agg(DISTINCT x->>'person_id', ', ') INTO v_missing
+      FROM jsonb_array_elements(p_rows) x
+     WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.id = x->>'person_id');
+    IF v_missing IS NOT NULL THEN
+        RETURN jsonb_build_object('result', 'unknown_people', 'people', v_missing);
+    END IF;
+    INSERT INTO trips (person_id, country, from_date, to_date)
+    SELECT x->>'person_id', x->>'country', (x->>'from')::date, (x->>'to')::date
+      FROM jsonb_array_elements(p_rows) x
+    ON CONFLICT (person_id, country, from_date) DO UPDATE SET to_date = excluded.to_date;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    PERFORM anpi_audit(p_actor, 'travellers.import', 'trips', jsonb_build_object('rows', v_n));
+    RETURN jsonb_build_object('result', 'imported', 'rows', v_n);
+END;
+$$;

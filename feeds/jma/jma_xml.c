@@ -13,7 +13,33 @@
  * Head fields are strict (a telegram whose identity or times cannot be read
  * is rejected).  Detail fields (coordinate, magnitude, intensities) are
  * lenient: an unreadable value stays "unknown" rather than dropping a
- * quake report that people's safety may hang on. */
+ * quake report that people's safety may hang on.
+ *
+ * Field mapping of the parts every telegram shares (the type-specific
+ * bodies are mapped in jma_tsunami.c, jma_eew.c and jma_weather.c):
+ *
+ *   Control/Title                      -> title; with the table below -> kind
+ *   Control/DateTime (UTC)             -> created_at
+ *   Control/Status 通常/訓練/試験      -> status actual/exercise/test
+ *   Head/ReportDateTime                -> issued_at
+ *   Head/ValidDateTime                 -> valid_until (0 when absent)
+ *   Head/EventID (as written, may hold several ids) -> event_key
+ *   Head/InfoType 発表/訂正/取消/遅延  -> info_type
+ *   Head/Serial ("" when empty)        -> serial
+ *   Head/InfoKind                      -> info_kind
+ *   Head/Headline/Text                 -> headline
+ *   Body/Text, Body/Comments/{WarningComment,ForecastComment,VarComment}/Text,
+ *     Body/Comments/FreeFormComment (one line each), else headline -> description
+ *   kind (VXSE5x/6x, VXSE4x, VTSE, VP.. / meteorology Body) -> type
+ *   Body/Earthquake/OriginTime         -> occurred_at (VXSE51: Head/TargetDateTime)
+ *   Body/Earthquake/Hypocenter/Area/{Name,Code,jmx_eb:Coordinate}
+ *                                      -> hypocenter, hypocenter_code, lat, lon, depth_km
+ *   Body/Earthquake/jmx_eb:Magnitude (+@description) -> magnitude, magnitude_text
+ *   Body/Intensity/Observation/{MaxInt,Pref,Area,City} -> max_intensity,
+ *                                         pref_intensity[], cities[]
+ *   url: "" (the feed entry's link is known to the poller, not the document)
+ * A 取消 is parsed for its head and Body/Text only: no tsunami, weather or
+ * forecast item of a cancelled report is reported. */
 #include "feeds/jma/jma_xml.h"
 
 #include <math.h>
@@ -29,12 +55,16 @@
 
 #include "engine/anpi.h"
 #include "feeds/jma/iso8601.h"
+#include "feeds/jma/jma_eew.h"
+#include "feeds/jma/jma_tsunami.h"
+#include "feeds/jma/jma_weather.h"
+#include "feeds/jma/jmx_dom.h"
 
-#define NS_JMX  "http://xml.kishou.go.jp/jmaxml1/"
-#define NS_IB   "http://xml.kishou.go.jp/jmaxml1/informationBasis1/"
-#define NS_EB   "http://xml.kishou.go.jp/jmaxml1/elementBasis1/"
-#define NS_BODY "http://xml.kishou.go.jp/jmaxml1/body/"
-#define NS_METE "http://xml.kishou.go.jp/jmaxml1/body/meteorology1/"
+#define NS_JMX  ANPI_NS_JMX
+#define NS_IB   ANPI_NS_IB
+#define NS_EB   ANPI_NS_EB
+#define NS_BODY ANPI_NS_BODY
+#define NS_METE ANPI_NS_METE
 
 static void ANPI_PRINTF(3, 4)
 set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -47,80 +77,13 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- small DOM helpers ------------------------------------------------ */
-
-static int
-is_elem(const xmlNode *n, const char *ns, const char *name)
-{
-    if (!n || n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, name) != 0)
-        return 0;
-    if (!ns)
-        return 1;
-    return n->ns && n->ns->href && strcmp((const char *)n->ns->href, ns) == 0;
-}
-
-/* First element child `name` in namespace `ns`. */
-static xmlNode *
-child(const xmlNode *parent, const char *ns, const char *name)
-{
-    if (!parent)
-        return NULL;
-    for (xmlNode *n = parent->children; n; n = n->next)
-        if (is_elem(n, ns, name))
-            return n;
-    return NULL;
-}
-
-static xmlNode *
-next_sibling(const xmlNode *n, const char *ns, const char *name)
-{
-    for (n = n->next; n; n = n->next)
-        if (is_elem(n, ns, name))
-            return (xmlNode *)n;
-    return NULL;
-}
+/* ---- value parsers ---------------------------------------------------- */
 
 static int
 is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
-
-/* Text content with ASCII whitespace trimmed ("<MaxInt>4 </MaxInt>"); a new
- * string, or NULL when the element is absent. */
-static char *
-node_text(const xmlNode *n)
-{
-    if (!n)
-        return NULL;
-    xmlChar *c = xmlNodeGetContent(n);
-    if (!c)
-        return anpi_xstrdup("");
-    const char *s = (const char *)c;
-    while (is_space(*s))
-        s++;
-    size_t len = strlen(s);
-    while (len && is_space(s[len - 1]))
-        len--;
-    char *r = anpi_xstrndup(s, len);
-    xmlFree(c);
-    return r;
-}
-
-static char *
-attr_text(const xmlNode *n, const char *name)
-{
-    if (!n)
-        return NULL;
-    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-    if (!v)
-        return NULL;
-    char *r = anpi_xstrdup((const char *)v);
-    xmlFree(v);
-    return r;
-}
-
-/* ---- value parsers ---------------------------------------------------- */
 
 /* Unsigned decimal "12", "40.2" at *p; advances *p.  Mantissa and scale are
  * exact doubles and IEEE division rounds correctly, so the result equals
@@ -263,6 +226,8 @@ static const struct {
     { "全般台風情報", "VPTI50" },
     { "全般台風情報（定型）", "VPTI51" },
     { "全般台風情報（詳細）", "VPTI52" },
+    { "気象特別警報・警報・注意報", "VPWW53" },
+    { "気象警報・注意報（Ｈ２７）", "VPWW54" },
 };
 
 const char *
@@ -295,28 +260,6 @@ type_of(const char *kind, const char *body_ns)
 
 /* ---- intensity -------------------------------------------------------- */
 
-/* The stronger of two intensities; on equal rank a received 5- beats the
- * "at least 5-, not received" marker. */
-static enum anpi_intensity
-stronger(enum anpi_intensity a, enum anpi_intensity b)
-{
-    int ra = anpi_intensity_rank(a), rb = anpi_intensity_rank(b);
-    if (ra != rb)
-        return ra > rb ? a : b;
-    return a == ANPI_INT_5L_UNREPORTED ? b : a;
-}
-
-static enum anpi_intensity
-intensity_of(const xmlNode *n)
-{
-    char *t = node_text(n);
-    enum anpi_intensity v = ANPI_INT_NONE;
-    if (t && anpi_intensity_parse(t, &v) != 0)
-        v = ANPI_INT_NONE;
-    free(t);
-    return v;
-}
-
 /* "03" -> 3; 0 when not a JIS X 0401 code. */
 static int
 pref_code(const char *s, size_t n)
@@ -335,10 +278,10 @@ pref_code(const char *s, size_t n)
 static void
 add_city(struct anpi_event *ev, size_t *cap, const xmlNode *city, const char *ns, int pref)
 {
-    char *code = node_text(child(city, ns, "Code"));
-    char *name = node_text(child(city, ns, "Name"));
-    char *cond = node_text(child(city, ns, "Condition"));
-    enum anpi_intensity v = intensity_of(child(city, ns, "MaxInt"));
+    char *code = anpi_jmx_text(anpi_jmx_child(city, ns, "Code"));
+    char *name = anpi_jmx_text(anpi_jmx_child(city, ns, "Name"));
+    char *cond = anpi_jmx_text(anpi_jmx_child(city, ns, "Condition"));
+    enum anpi_intensity v = anpi_jmx_intensity(anpi_jmx_child(city, ns, "MaxInt"));
     /* A city with 未入電 has at least one station that measured 5- or more
      * but could not report it: never rank it below 5-, with or without a
      * MaxInt from its other stations (大蔵村 has MaxInt 4 plus the
@@ -359,63 +302,53 @@ add_city(struct anpi_event *ev, size_t *cap, const xmlNode *city, const char *ns
     c->name = name ? name : anpi_xstrdup("");
     c->intensity = v;
     if (c->pref)
-        ev->pref_intensity[c->pref] = stronger(ev->pref_intensity[c->pref], v);
+        ev->pref_intensity[c->pref] = anpi_jmx_stronger(ev->pref_intensity[c->pref], v);
 }
 
 static void
 read_observation(struct anpi_event *ev, const xmlNode *obs, const char *ns)
 {
     size_t cap = 0;
-    ev->max_intensity = stronger(ev->max_intensity, intensity_of(child(obs, ns, "MaxInt")));
-    for (xmlNode *p = child(obs, ns, "Pref"); p; p = next_sibling(p, ns, "Pref")) {
-        char *code = node_text(child(p, ns, "Code"));
+    ev->max_intensity = anpi_jmx_stronger(ev->max_intensity, anpi_jmx_intensity(anpi_jmx_child(obs, ns, "MaxInt")));
+    for (xmlNode *p = anpi_jmx_child(obs, ns, "Pref"); p; p = anpi_jmx_next(p, ns, "Pref")) {
+        char *code = anpi_jmx_text(anpi_jmx_child(p, ns, "Code"));
         int pc = pref_code(code, 2);
         free(code);
-        enum anpi_intensity pi = intensity_of(child(p, ns, "MaxInt"));
-        for (xmlNode *a = child(p, ns, "Area"); a; a = next_sibling(a, ns, "Area")) {
-            pi = stronger(pi, intensity_of(child(a, ns, "MaxInt")));
-            for (xmlNode *c = child(a, ns, "City"); c; c = next_sibling(c, ns, "City"))
+        enum anpi_intensity pi = anpi_jmx_intensity(anpi_jmx_child(p, ns, "MaxInt"));
+        for (xmlNode *a = anpi_jmx_child(p, ns, "Area"); a; a = anpi_jmx_next(a, ns, "Area")) {
+            pi = anpi_jmx_stronger(pi, anpi_jmx_intensity(anpi_jmx_child(a, ns, "MaxInt")));
+            for (xmlNode *c = anpi_jmx_child(a, ns, "City"); c; c = anpi_jmx_next(c, ns, "City"))
                 add_city(ev, &cap, c, ns, pc);
         }
         if (pc)
-            ev->pref_intensity[pc] = stronger(ev->pref_intensity[pc], pi);
-        ev->max_intensity = stronger(ev->max_intensity, pi);
+            ev->pref_intensity[pc] = anpi_jmx_stronger(ev->pref_intensity[pc], pi);
+        ev->max_intensity = anpi_jmx_stronger(ev->max_intensity, pi);
     }
     for (int p = 1; p <= ANPI_PREF_COUNT; p++)
-        ev->max_intensity = stronger(ev->max_intensity, ev->pref_intensity[p]);
-}
-
-/* EEW: the forecast range for the whole event ("5-" to "6-"; To may be
- * "over" = 程度以上, then From is the best we know). */
-static void
-read_forecast(struct anpi_event *ev, const xmlNode *fc, const char *ns)
-{
-    const xmlNode *fi = child(fc, ns, "ForecastInt");
-    ev->max_intensity = stronger(ev->max_intensity, intensity_of(child(fi, ns, "From")));
-    ev->max_intensity = stronger(ev->max_intensity, intensity_of(child(fi, ns, "To")));
+        ev->max_intensity = anpi_jmx_stronger(ev->max_intensity, ev->pref_intensity[p]);
 }
 
 static int
 read_earthquake(struct anpi_event *ev, const xmlNode *eq, const char *ns, char *err,
                 size_t errlen)
 {
-    char *ot = node_text(child(eq, ns, "OriginTime"));
+    char *ot = anpi_jmx_text(anpi_jmx_child(eq, ns, "OriginTime"));
     if (ot && *ot && anpi_iso8601_parse(ot, &ev->occurred_at) != 0) {
         set_err(err, errlen, "Body/Earthquake/OriginTime: bad date-time '%.40s'", ot);
         free(ot);
         return ANPI_EPARSE;
     }
     free(ot);
-    const xmlNode *area = child(child(eq, ns, "Hypocenter"), ns, "Area");
+    const xmlNode *area = anpi_jmx_child(anpi_jmx_child(eq, ns, "Hypocenter"), ns, "Area");
     if (area) {
         free(ev->hypocenter);
-        ev->hypocenter = node_text(child(area, ns, "Name"));
+        ev->hypocenter = anpi_jmx_text(anpi_jmx_child(area, ns, "Name"));
         free(ev->hypocenter_code);
-        ev->hypocenter_code = node_text(child(area, ns, "Code"));
-        const xmlNode *co = child(area, NS_EB, "Coordinate");
+        ev->hypocenter_code = anpi_jmx_text(anpi_jmx_child(area, ns, "Code"));
+        const xmlNode *co = anpi_jmx_child(area, NS_EB, "Coordinate");
         if (co) {
-            char *txt = node_text(co);
-            char *type = attr_text(co, "type");
+            char *txt = anpi_jmx_text(co);
+            char *type = anpi_jmx_attr(co, "type");
             int degmin = type && strstr(type, "度分") != NULL;
             double la, lo;
             int d;
@@ -428,20 +361,44 @@ read_earthquake(struct anpi_event *ev, const xmlNode *eq, const char *ns, char *
             free(txt);
         }
     }
-    const xmlNode *mag = child(eq, NS_EB, "Magnitude");
+    const xmlNode *mag = anpi_jmx_child(eq, NS_EB, "Magnitude");
     if (mag) {
-        char *txt = node_text(mag);
-        char *cond = attr_text(mag, "condition");
+        char *txt = anpi_jmx_text(mag);
+        char *cond = anpi_jmx_attr(mag, "condition");
         ev->magnitude = cond && strcmp(cond, "不明") == 0 ? NAN : parse_magnitude(txt);
         free(cond);
         free(txt);
-        char *desc = attr_text(mag, "description");
+        char *desc = anpi_jmx_attr(mag, "description");
         if (desc) {
             free(ev->magnitude_text);
             ev->magnitude_text = desc;
         }
     }
     return ANPI_OK;
+}
+
+/* Human text of the body: Body/Text (取消, VXSE42, VZSE40 ...), then every
+ * Comments child (WarningComment, ForecastComment, VarComment: their Text;
+ * FreeFormComment: its own text).  Typhoon summaries and Body/Comment/Text
+ * were added by jma_weather.c before.  Without any, jma_xml.c falls back on
+ * the headline. */
+static void
+read_texts(struct anpi_event *ev, const xmlNode *body, const char *ns)
+{
+    for (const xmlNode *t = anpi_jmx_child(body, ns, "Text"); t; t = anpi_jmx_next(t, ns, "Text")) {
+        char *s = anpi_jmx_text(t);
+        anpi_jmx_append_line(&ev->description, s);
+        free(s);
+    }
+    const xmlNode *comments = anpi_jmx_child(body, ns, "Comments");
+    for (const xmlNode *c = comments ? comments->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !anpi_jmx_is(c, ns, (const char *)c->name))
+            continue;
+        const xmlNode *t = anpi_jmx_child(c, ns, "Text");
+        char *s = anpi_jmx_text(t ? t : c);
+        anpi_jmx_append_line(&ev->description, s);
+        free(s);
+    }
 }
 
 /* ---- the document ----------------------------------------------------- */
@@ -470,10 +427,10 @@ static xmlNode *
 need(const xmlNode *parent, const char *ns, const char *path, const char *name, char *err,
      size_t errlen)
 {
-    xmlNode *n = child(parent, ns, name);
+    xmlNode *n = anpi_jmx_child(parent, ns, name);
     if (n)
         return n;
-    xmlNode *other = child(parent, NULL, name);
+    xmlNode *other = anpi_jmx_child(parent, NULL, name);
     if (other)
         set_err(err, errlen, "%s in namespace '%.80s', expected '%s'", path,
                 other->ns && other->ns->href ? (const char *)other->ns->href : "",
@@ -488,7 +445,7 @@ need_text(const xmlNode *parent, const char *ns, const char *path, const char *n
           char *err, size_t errlen)
 {
     xmlNode *n = need(parent, ns, path, name, err, errlen);
-    return n ? node_text(n) : NULL;
+    return n ? anpi_jmx_text(n) : NULL;
 }
 
 static int
@@ -525,7 +482,7 @@ static int
 parse_report(const xmlNode *root, struct anpi_event *ev, char *err, size_t errlen)
 {
     int rc = ANPI_EPARSE;
-    char *dt = NULL, *status = NULL, *rdt = NULL, *info = NULL, *tdt = NULL;
+    char *dt = NULL, *status = NULL, *rdt = NULL, *info = NULL, *tdt = NULL, *vdt = NULL;
 
     const xmlNode *control = need(root, NS_JMX, "Control", "Control", err, errlen);
     const xmlNode *head = need(root, NS_IB, "Head", "Head", err, errlen);
@@ -554,19 +511,26 @@ parse_report(const xmlNode *root, struct anpi_event *ev, char *err, size_t errle
         set_err(err, errlen, "Head/ReportDateTime: bad date-time '%.40s'", rdt);
         goto out;
     }
-    ev->serial = node_text(child(head, NS_IB, "Serial"));
+    ev->serial = anpi_jmx_text(anpi_jmx_child(head, NS_IB, "Serial"));
     if (!ev->serial)
         ev->serial = anpi_xstrdup("");
-    ev->info_kind = node_text(child(head, NS_IB, "InfoKind"));
+    ev->info_kind = anpi_jmx_text(anpi_jmx_child(head, NS_IB, "InfoKind"));
     if (!ev->info_kind)
         ev->info_kind = anpi_xstrdup("");
-    ev->headline = node_text(child(child(head, NS_IB, "Headline"), NS_IB, "Text"));
+    ev->headline = anpi_jmx_text(anpi_jmx_child(anpi_jmx_child(head, NS_IB, "Headline"), NS_IB, "Text"));
     if (!ev->headline)
         ev->headline = anpi_xstrdup("");
     ev->kind = anpi_xstrdup(anpi_jma_kind(ev->title, ev->info_kind));
+    /* When the content stops being valid (津波予報, some weather texts);
+     * strict like the other head times, since an incident is closed on it. */
+    vdt = anpi_jmx_text(anpi_jmx_child(head, NS_IB, "ValidDateTime"));
+    if (vdt && *vdt && anpi_iso8601_parse(vdt, &ev->valid_until) != 0) {
+        set_err(err, errlen, "Head/ValidDateTime: bad date-time '%.40s'", vdt);
+        goto out;
+    }
     ev->doc_id = anpi_xasprintf("%s/%s/%s/%s/%s", ev->title, ev->event_key, ev->serial, info, dt);
 
-    const xmlNode *body = child(root, NULL, "Body");
+    const xmlNode *body = anpi_jmx_child(root, NULL, "Body");
     if (!body) {
         set_err(err, errlen, "Body missing");
         goto out;
@@ -578,24 +542,32 @@ parse_report(const xmlNode *root, struct anpi_event *ev, char *err, size_t errle
     }
     ev->type = type_of(ev->kind, bns);
 
-    const xmlNode *eq = child(body, bns, "Earthquake");
+    const xmlNode *eq = anpi_jmx_child(body, bns, "Earthquake");
     if (eq && read_earthquake(ev, eq, bns, err, errlen) != 0)
         goto out;
     /* VXSE51 has no Earthquake: the time the shaking was observed is the
      * best origin time we have. */
-    tdt = node_text(child(head, NS_IB, "TargetDateTime"));
+    tdt = anpi_jmx_text(anpi_jmx_child(head, NS_IB, "TargetDateTime"));
     if (!eq && strcmp(ev->kind, "VXSE51") == 0 && tdt && *tdt &&
         anpi_iso8601_parse(tdt, &ev->occurred_at) != 0) {
         set_err(err, errlen, "Head/TargetDateTime: bad date-time '%.40s'", tdt);
         goto out;
     }
-    const xmlNode *intensity = child(body, bns, "Intensity");
-    const xmlNode *obs = child(intensity, bns, "Observation");
+    const xmlNode *intensity = anpi_jmx_child(body, bns, "Intensity");
+    const xmlNode *obs = anpi_jmx_child(intensity, bns, "Observation");
     if (obs)
         read_observation(ev, obs, bns);
-    const xmlNode *fc = child(intensity, bns, "Forecast");
-    if (fc)
-        read_forecast(ev, fc, bns);
+    /* A 取消 withdraws everything of its EventID and kind: it carries only
+     * Body/Text, and no item of a cancelled report is ever reported. */
+    if (ev->info_type != ANPI_IT_CANCEL) {
+        if (ev->type == ANPI_EV_TSUNAMI)
+            anpi_jma_read_tsunami(ev, body, bns);
+        else if (ev->type == ANPI_EV_WEATHER)
+            anpi_jma_read_weather(ev, body, bns);
+    }
+    if (ev->type == ANPI_EV_EEW)
+        anpi_jma_read_eew(ev, head, body, bns);
+    read_texts(ev, body, bns);
     /* event.h promises "" rather than NULL for absent texts. */
     if (!ev->magnitude_text)
         ev->magnitude_text = anpi_xstrdup("");
@@ -603,6 +575,15 @@ parse_report(const xmlNode *root, struct anpi_event *ev, char *err, size_t errle
         ev->hypocenter = anpi_xstrdup("");
     if (!ev->hypocenter_code)
         ev->hypocenter_code = anpi_xstrdup("");
+    if (!ev->description)
+        ev->description = anpi_xstrdup(ev->headline);
+    ev->url = anpi_xstrdup("");
+    if (!ev->typhoon_name)
+        ev->typhoon_name = anpi_xstrdup("");
+    if (!ev->typhoon_class)
+        ev->typhoon_class = anpi_xstrdup("");
+    ev->hazard = anpi_xstrdup("");
+    ev->risk_kind = anpi_xstrdup("");
     rc = ANPI_OK;
 out:
     free(dt);
@@ -610,6 +591,7 @@ out:
     free(rdt);
     free(info);
     free(tdt);
+    free(vdt);
     return rc;
 }
 
@@ -665,7 +647,7 @@ anpi_jma_parse(const char *xml, size_t len, struct anpi_event **out, char *err, 
                 root ? (const char *)root->name : "");
         goto out;
     }
-    if (!is_elem(root, NS_JMX, "Report")) {
+    if (!anpi_jmx_is(root, NS_JMX, "Report")) {
         set_err(err, errlen, "Report in namespace '%.80s', expected '%s'",
                 root->ns && root->ns->href ? (const char *)root->ns->href : "", NS_JMX);
         goto out;

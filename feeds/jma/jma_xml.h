@@ -2,7 +2,12 @@
  *
  * Handles every Report type (head fields always filled); earthquake detail
  * (hypocenter, magnitude, intensities per prefecture and city) is read from
- * VXSE51/52/53/61/62 and the Body/Earthquake of EEW and tsunami telegrams. */
+ * VXSE51/52/53/61/62 and the Body/Earthquake of EEW and tsunami telegrams;
+ * tsunami areas and grades from VTSE41/51/52; EEW forecasts per prefecture
+ * from VXSE43/44/45; weather warnings from VPWW53/54; typhoon analysis from
+ * VPTW6x; text from VPTI5x and any Body/Text or Comments.  The mapping of
+ * XML paths to event fields is documented at the top of jma_xml.c,
+ * jma_tsunami.c, jma_eew.c and jma_weather.c. */
 #ifndef ANPI_FEEDS_JMA_XML_H
 #define ANPI_FEEDS_JMA_XML_H
 

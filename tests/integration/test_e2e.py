@@ -426,7 +426,9 @@ def phase_timers(tmp):
         check(inc["timeout-escalate"]["status"] == "pending_approval" and not inc["timeout-escalate"]["broadcasts"],
               "on_timeout: escalate does not send", inc["timeout-escalate"]["status"])
         settle(anpid, sink)
-        boss = links(sink, "boss@example.jp", "a")
+        # the escalation fires on the housekeeping tick after its own deadline
+        boss = harness.wait_for(lambda: links(sink, "boss@example.jp", "a"), 15,
+                                what="escalation mail")
         check(len(boss) >= 2, "the escalation group got approve/reject links", boss)
 
         shizuoka = addresses_of({22})

@@ -69,19 +69,41 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((rc == 0) != (errs.n == 0) || (rc == 0) != (rs != NULL))
         abort();
     if (rs) {
-        /* Exercise what the engine does with a loaded rule. */
+        /* Exercise what the engine does with a loaded rule, for every event
+         * type (each has its own matcher). */
         struct anpi_event *ev = anpi_event_new();
-        ev->type = ANPI_EV_EARTHQUAKE;
         ev->event_key = anpi_xstrdup("20240101000000");
         ev->occurred_at = 1700000000;
         ev->pref_intensity[13] = ANPI_INT_6L;
         ev->max_intensity = ANPI_INT_6L;
-        for (size_t i = 0; i < rs->nrules; i++) {
-            anpi_prefset aff;
-            char why[256];
-            struct anpi_group_decision d;
-            anpi_rule_match(&rs->rules[i], ev, ANPI_PREFSET_BIT(13), &aff, why, sizeof(why));
-            anpi_group_decide(&rs->rules[i], ev, aff, NULL, 0, ev->occurred_at, &d);
+        ev->pref_tsunami[3] = ANPI_TS_WARNING;
+        ev->max_tsunami = ANPI_TS_WARNING;
+        ev->nweather = 1;
+        ev->weather = anpi_xcalloc(1, sizeof(*ev->weather));
+        ev->weather[0].pref = 12;
+        ev->weather[0].kind_name = anpi_xstrdup("大雨警報");
+        ev->weather[0].level = ANPI_WX_WARNING;
+        ev->pref_weather[12] = ANPI_WX_WARNING;
+        ev->max_weather = ANPI_WX_WARNING;
+        ev->missile_phase = ANPI_MS_LAUNCH;
+        ev->target_prefs = ANPI_PREFSET_BIT(47);
+        memcpy(ev->country, "TH", 3);
+        ev->risk_level = 3;
+        ev->risk_kind = anpi_xstrdup("T40");
+        static const enum anpi_event_type types[] = {
+            ANPI_EV_EARTHQUAKE, ANPI_EV_EEW, ANPI_EV_TSUNAMI, ANPI_EV_WEATHER,
+            ANPI_EV_MISSILE, ANPI_EV_OVERSEAS, ANPI_EV_MANUAL,
+        };
+        for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+            ev->type = types[t];
+            for (size_t i = 0; i < rs->nrules; i++) {
+                anpi_prefset aff;
+                char why[256];
+                struct anpi_group_decision d;
+                anpi_rule_match(&rs->rules[i], ev, ANPI_PREFSET_BIT(13), &aff, why, sizeof(why));
+                anpi_group_decide(&rs->rules[i], ev, aff, NULL, 0, ev->occurred_at, &d);
+                anpi_rule_next_drill(&rs->rules[i], ev->occurred_at);
+            }
         }
         anpi_event_free(ev);
     }

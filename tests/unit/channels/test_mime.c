@@ -200,6 +200,59 @@ test_headers(void **state)
     free(out);
 }
 
+/* RFC 8058: HR bulk mail carries one-click unsubscribe, safety mail never. */
+static void
+test_list_unsubscribe(void **state)
+{
+    (void)state;
+    struct anpi_mime_msg m = base_msg();
+    char *out;
+    size_t len;
+    assert_int_equal(anpi_mime_build(&m, &out, &len), 0);
+    assert_null(strstr(out, "List-Unsubscribe"));       /* not set: none */
+    free(out);
+
+    m.list_unsubscribe_url = "https://anpi.example.jp/u/0123abcd";
+    m.text = "Monthly HR newsletter\n";
+    check(&m, "quoted-printable");
+    assert_int_equal(anpi_mime_build(&m, &out, &len), 0);
+    assert_non_null(strstr(out, "\r\nList-Unsubscribe: <https://anpi.example.jp/u/0123abcd>\r\n"
+                                "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+    free(out);
+
+    /* a long URL goes on a line of its own */
+    static char url[400];
+    snprintf(url, sizeof(url), "https://anpi.example.jp/u/%0300d", 7);
+    m.list_unsubscribe_url = url;
+    assert_int_equal(anpi_mime_build(&m, &out, &len), 0);
+    assert_non_null(strstr(out, "\r\nList-Unsubscribe:\r\n <https://anpi.example.jp/u/000"));
+    free(out);
+
+    const char *bad[] = {
+        "https://anpi.example.jp/u/x\r\nBcc: victim@example.jp",
+        "https://anpi.example.jp/u/x\n",
+        "http://anpi.example.jp/u/x",        /* RFC 8058 wants HTTPS */
+        "mailto:u@example.jp",
+        "https://anpi.example.jp/u/a b",
+        "https://anpi.example.jp/u/<x>",
+        "https://",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        m.list_unsubscribe_url = bad[i];
+        out = (char *)1;
+        assert_int_equal(anpi_mime_build(&m, &out, &len), ANPI_EPARSE);
+        assert_null(out);
+    }
+    /* not twice */
+    m.list_unsubscribe_url = "https://anpi.example.jp/u/x";
+    const char *dup[] = { "List-Unsubscribe: <mailto:u@example.jp>", NULL };
+    m.extra_headers = dup;
+    assert_int_equal(anpi_mime_build(&m, &out, &len), ANPI_EPARSE);
+    const char *dup2[] = { "list-unsubscribe-post: List-Unsubscribe=One-Click", NULL };
+    m.extra_headers = dup2;
+    assert_int_equal(anpi_mime_build(&m, &out, &len), ANPI_EPARSE);
+}
+
 static int
 setup(void **state)
 {
@@ -230,6 +283,7 @@ main(void)
         cmocka_unit_test(test_html),
         cmocka_unit_test(test_injection),
         cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_list_unsubscribe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -498,6 +498,157 @@ test_secret_files(void **state)
     free(msg);
 }
 
+
+static void
+test_feeds(void **state)
+{
+    (void)state;
+    struct loaded l;
+    load(&l, BASE
+         "feeds:\n"
+         "  alarm_group: \"本省/危機管理\"\n"
+         "  jma:\n"
+         "    url: [\"https://www.data.jma.go.jp/developer/xml/feed/eqvol.xml\",\n"
+         "          \"https://mirror.example.jp/eqvol.xml\"]\n"
+         "    long_url: \"https://www.data.jma.go.jp/developer/xml/feed/eqvol_l.xml\"\n"
+         "    interval: 30s\n"
+         "    stale_after: 10m\n"
+         "  cap:\n"
+         "    stale_after: 1h\n"
+         "  mofa:\n"
+         "    url: \"https://www.ezairyu.example.jp/opendata/area/newarrivalL.xml\"\n"
+         "    stale_after: 1h\n"
+         "  gdacs: {url: [\"https://gdacs.example.org/xml/rss.xml\", \"http://127.0.0.1:9/rss.xml\"],"
+         " interval: 15m}\n"
+         "  qzss: {device: /dev/ttyUSB0, baud: 115200, stale_after: 5m}\n"
+         "  eew: {stale_after: 2h}\n");
+    if (l.rc)
+        dump_errors(&l);
+    assert_int_equal(l.rc, 0);
+    struct anpi_config *c = l.cfg;
+    assert_string_equal(c->feed_alarm_group, "本省/危機管理");
+    assert_int_equal(c->nfeeds, 6);
+    /* in the order of the file */
+    const char *order[] = { "jma", "cap", "mofa", "gdacs", "qzss", "eew" };
+    for (size_t i = 0; i < 6; i++) {
+        assert_string_equal(c->feeds[i].source, order[i]);
+        assert_ptr_equal(anpi_config_feed(c, order[i]), &c->feeds[i]);
+    }
+    assert_null(anpi_config_feed(c, "cap2"));
+    const struct anpi_feed_conf *f = anpi_config_feed(c, "jma");
+    assert_int_equal(f->nurls, 2);
+    assert_string_equal(f->urls[1], "https://mirror.example.jp/eqvol.xml");
+    assert_int_equal(f->nlong_urls, 1);
+    assert_string_equal(f->long_urls[0], "https://www.data.jma.go.jp/developer/xml/feed/eqvol_l.xml");
+    assert_int_equal(f->interval_s, 30);
+    assert_int_equal(f->stale_after_s, 600);
+    /* the fields existing code reads are still filled */
+    assert_int_equal(c->njma_urls, 2);
+    assert_string_equal(c->jma_urls[0], "https://www.data.jma.go.jp/developer/xml/feed/eqvol.xml");
+    assert_int_equal(c->jma_interval_s, 30);
+    f = anpi_config_feed(c, "cap");
+    assert_int_equal(f->nurls, 0);              /* push only */
+    assert_int_equal(f->interval_s, 60);
+    assert_int_equal(f->stale_after_s, 3600);
+    f = anpi_config_feed(c, "mofa");
+    assert_int_equal(f->nurls, 1);
+    assert_int_equal(f->interval_s, 300);
+    assert_null(f->long_urls);
+    f = anpi_config_feed(c, "gdacs");
+    assert_int_equal(f->nurls, 2);
+    assert_int_equal(f->interval_s, 900);
+    assert_int_equal(f->stale_after_s, 0);      /* off */
+    f = anpi_config_feed(c, "qzss");
+    assert_string_equal(f->device, "/dev/ttyUSB0");
+    assert_null(f->tcp);
+    assert_int_equal(f->baud, 115200);
+    assert_int_equal(f->stale_after_s, 300);
+    assert_int_equal(f->nurls, 0);
+    f = anpi_config_feed(c, "eew");
+    assert_int_equal(f->stale_after_s, 7200);
+    unload(&l);
+
+    /* defaults: no feeds, the admins group; an empty section enables a source */
+    load(&l, BASE);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.cfg->nfeeds, 0);
+    assert_null(anpi_config_feed(l.cfg, "jma"));
+    assert_string_equal(l.cfg->feed_alarm_group, "admins");
+    unload(&l);
+    load(&l, BASE "feeds:\n  cap:\n  gdacs: {url: \"https://gdacs.example.org/rss.xml\"}\n"
+                  "  qzss: {tcp: \"192.0.2.10:2101\"}\n");
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.cfg->nfeeds, 3);
+    assert_int_equal(anpi_config_feed(l.cfg, "cap")->interval_s, 60);
+    assert_int_equal(anpi_config_feed(l.cfg, "gdacs")->interval_s, 600);
+    assert_string_equal(anpi_config_feed(l.cfg, "qzss")->tcp, "192.0.2.10:2101");
+    assert_int_equal(anpi_config_feed(l.cfg, "qzss")->baud, 0);   /* tcp: no line speed */
+    assert_int_equal(l.cfg->njma_urls, 0);
+    assert_int_equal(l.cfg->jma_interval_s, 60);
+    unload(&l);
+    load(&l, BASE "feeds: {qzss: {device: /dev/ttyACM0}}\n");
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(anpi_config_feed(l.cfg, "qzss")->baud, 9600);
+    unload(&l);
+}
+
+static void
+test_feed_errors(void **state)
+{
+    (void)state;
+    expect_only_error(BASE "feeds:\n  mofa:\n    interval: 10m\n",
+                      "8:5: feeds.mofa.url: missing required key (mofa is polled)");
+    expect_only_error(BASE "feeds:\n  gdacs: {}\n",
+                      "7:10: feeds.gdacs.url: missing required key (gdacs is polled)");
+    expect_only_error(BASE "feeds:\n  qzss:\n    baud: 9600\n",
+                      "8:5: feeds.qzss.tcp: missing required key (or device)");
+    expect_only_error(BASE "feeds:\n  qzss: {tcp: \"127.0.0.1:2101\", device: /dev/ttyS0}\n",
+                      "7:33: feeds.qzss.device: give either tcp or device, not both");
+    expect_only_error(BASE "feeds:\n  qzss: {tcp: \"127.0.0.1:2101\", baud: 4800}\n",
+                      "7:39: feeds.qzss.baud: baud applies to a serial device only, not to tcp");
+    expect_only_error(BASE "feeds:\n  qzss: {device: /dev/ttyS0, baud: 9601}\n",
+                      "7:36: feeds.qzss.baud: expected a serial speed: 1200, 2400, 4800, 9600, "
+                      "19200, 38400, 57600, 115200 or 230400, got \"9601\"");
+    expect_only_error(BASE "feeds:\n  qzss: {device: ttyS0}\n",
+                      "7:18: feeds.qzss.device: expected an absolute device path like "
+                      "/dev/ttyUSB0, got \"ttyS0\"");
+    expect_only_error(BASE "feeds:\n  qzss: {tcp: \"127.0.0.1:0\"}\n",
+                      "7:15: feeds.qzss.tcp: the port must be a number from 1 to 65535");
+    expect_only_error(BASE "feeds:\n  qzss: {tcp: \"/dev/ttyS0\"}\n",
+                      "7:15: feeds.qzss.tcp: expected host:port, like 127.0.0.1:8080, got "
+                      "\"/dev/ttyS0\"");
+    expect_only_error(BASE "feeds:\n  cap: {url: \"http://h/cap.xml\", stale_after: 60s}\n",
+                      "7:47: feeds.cap.stale_after: must be longer than the poll interval (60s), "
+                      "got 60s");
+    expect_only_error(BASE "feeds:\n  eew: {stale_after: 5s}\n",
+                      "7:22: feeds.eew.stale_after: expected a duration from 10s to 2592000s, "
+                      "like 90s, 15m, 6h, 2d or seconds, got \"5s\"");
+    expect_only_error(BASE "feeds:\n  cap: {url: \"http://h/cap.xml\", interval: 5s}\n",
+                      "7:44: feeds.cap.interval: expected a duration from 10s to 86400s, like "
+                      "90s, 15m, 6h, 2d or seconds, got \"5s\"");
+    expect_only_error(BASE "feeds:\n  jma: {long_url: \"http://h/long.xml\"}\n",
+                      "7:19: feeds.jma.long_url: long_url needs url (the short feed) as well");
+    expect_only_error(BASE "feeds:\n  cap: {long_url: \"http://h/long.xml\"}\n",
+                      "7:9: feeds.cap.long_url: unknown key");
+    expect_only_error(BASE "feeds:\n  eew: {url: \"http://h/eew.xml\"}\n",
+                      "7:9: feeds.eew.url: unknown key");
+    expect_only_error(BASE "feeds:\n  mofa: {url: \"ftp://h/x.xml\"}\n",
+                      "7:15: feeds.mofa.url: expected an http:// or https:// URL, got "
+                      "\"ftp://h/x.xml\"");
+    expect_only_error(BASE "feeds:\n  cap: [\"http://h/cap.xml\"]\n",
+                      "7:8: feeds.cap: expected a mapping, got a list");
+    expect_only_error(BASE "feeds:\n  gdac: {url: \"http://h/rss.xml\"}\n",
+                      "7:3: feeds.gdac: unknown key (did you mean \"gdacs\"?)");
+    expect_only_error(BASE "feeds:\n  alarm_group: \"/admins\"\n",
+                      "7:16: feeds.alarm_group: expected a directory group name of 1 to 256 "
+                      "bytes without blanks or empty path segments, got \"/admins\"");
+    expect_only_error(BASE "feeds:\n  alarm_group: \"\"\n",
+                      "7:16: feeds.alarm_group: expected a directory group name of 1 to 256 "
+                      "bytes without blanks or empty path segments, got \"\"");
+    expect_only_error(BASE "feeds:\n  cap: {}\n  cap: {}\n",
+                      "8:3: feeds.cap: duplicate key (first given at line 7)");
+}
+
 int
 main(void)
 {
@@ -510,6 +661,8 @@ main(void)
         cmocka_unit_test(test_many_errors),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_secret_files),
+        cmocka_unit_test(test_feeds),
+        cmocka_unit_test(test_feed_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -143,7 +143,7 @@ test_shipped_pack(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(errs.n, 0);
     assert_non_null(rs);
-    assert_int_equal(rs->nrules, 2);
+    assert_int_equal(rs->nrules, 3);   /* quake-safety-check, quake-info, quake-flash */
     assert_int_equal(rs->nfiles, 1);
 
     const struct anpi_rule *r = anpi_ruleset_find(rs, "quake-safety-check");
@@ -176,7 +176,7 @@ test_shipped_pack(void **state)
     assert_string_equal(r->questions[1].choices[1], "出勤不可");
     assert_int_equal(r->resend_after_s, 30 * 60);
     assert_int_equal(r->max_resends, 3);
-    assert_int_equal(r->line, 13);
+    assert_int_equal(r->line, 22);   /* the pack header comment grew */
     /* Templates loaded, drill banner at the top of every body. */
     assert_non_null(r->message.subject);
     assert_non_null(strstr(r->message.text, "{{reply_url}}"));
@@ -199,14 +199,141 @@ test_shipped_pack(void **state)
     assert_int_equal(r->nquestions, 0);
     assert_int_equal(strncmp(r->message.text, "{{drill_banner}}", 16), 0);
     assert_null(r->approval_message.text);   /* not needed without approval */
+    assert_true(r->send_corrections);
+    assert_true(r->notify_cancellations);
+    assert_non_null(r->correction_message.text);
+    assert_non_null(r->cancellation_message.text);
     assert_null(anpi_ruleset_find(rs, "nope"));
+
+    /* The incident rule tells of cancellations by default (the pack has the template). */
+    r = anpi_ruleset_find(rs, "quake-safety-check");
+    assert_true(r->notify_cancellations);
+    assert_false(r->send_corrections);
+    assert_null(r->correction_message.text);
+    assert_non_null(strstr(r->cancellation_message.subject, "取消"));
+
+    r = anpi_ruleset_find(rs, "quake-flash");
+    assert_non_null(r);
+    assert_int_equal(r->event, ANPI_EV_EEW);
+    assert_int_equal(r->event_types, 1u << ANPI_EV_EEW);
+    assert_true(r->eew_warning_only);
+    assert_int_equal(r->intensity_at_least, ANPI_INT_5L);
+    assert_false(r->approval_required);
+    assert_false(r->opens_incident);
+    assert_false(r->notify_cancellations);
+    assert_int_equal(r->naudience_groups, 1);
+    assert_string_equal(r->audience_groups[0], "info-recipients");
+    assert_int_equal(strncmp(r->message.text, "{{drill_banner}}", 16), 0);
+    anpi_ruleset_free(rs);
+}
+
+/* Every template body of a loaded rule starts with the drill banner. */
+static void
+assert_banner(const struct anpi_rule *r, const struct anpi_template *t, const char *what)
+{
+    if (!t->text)
+        return;
+    if (strncmp(t->text, "{{drill_banner}}", 16) != 0)
+        fail_msg("%s: %s template body does not start with {{drill_banner}}", r->id, what);
+}
+
+static void
+test_all_packs(void **state)
+{
+    (void)state;
+    char dir[512];
+    pack_path(dir, sizeof(dir), "/");
+    const char *paths[] = { dir };
+    struct anpi_ruleset *rs = NULL;
+    struct anpi_errors errs = { 0 };
+    int rc = anpi_rules_load(paths, 1, &rs, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_message("# %s\n", errs.msg[i]);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rs->nfiles, 5);
+    static const char *const want[][2] = {
+        { "quake-safety-check", "safety-domestic" }, { "quake-info", "safety-domestic" },
+        { "quake-flash", "safety-domestic" },        { "tsunami-info", "tsunami" },
+        { "weather-info", "weather" },               { "typhoon-info", "weather" },
+        { "missile-safety-check", "missile" },       { "missile-info", "missile" },
+        { "overseas-risk-info", "overseas" },        { "overseas-safety-check", "overseas" },
+    };
+    assert_int_equal(rs->nrules, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct anpi_rule *r = anpi_ruleset_find(rs, want[i][0]);
+        if (!r)
+            fail_msg("rule %s missing", want[i][0]);
+        assert_string_equal(r->pack, want[i][1]);
+    }
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const struct anpi_rule *r = &rs->rules[i];
+        assert_non_null(r->message.text);
+        assert_banner(r, &r->message, "message");
+        assert_banner(r, &r->approval_message, "approval");
+        assert_banner(r, &r->notice_message, "notice");
+        assert_banner(r, &r->correction_message, "correction");
+        assert_banner(r, &r->cancellation_message, "cancellation");
+        /* information rules go out at once; safety checks are gated */
+        assert_true(r->approval_required == r->opens_incident);
+        if (r->opens_incident)
+            assert_true(r->nquestions >= 1);
+    }
+
+    const struct anpi_rule *r = anpi_ruleset_find(rs, "tsunami-info");
+    assert_int_equal(r->event, ANPI_EV_TSUNAMI);
+    assert_int_equal(r->tsunami_at_least, ANPI_TS_ADVISORY);
+    assert_string_equal(r->audience_groups[0], "info-recipients");
+    assert_true(r->notify_cancellations);
+
+    r = anpi_ruleset_find(rs, "weather-info");
+    assert_int_equal(r->weather_at_least, ANPI_WX_WARNING);
+    assert_false(r->typhoon_only);
+    r = anpi_ruleset_find(rs, "typhoon-info");
+    assert_true(r->typhoon_only);
+    assert_string_equal(r->audience_groups[0], "info-recipients");
+
+    r = anpi_ruleset_find(rs, "missile-safety-check");
+    assert_int_equal(r->missile_phases, (1u << ANPI_MS_LAUNCH) | (1u << ANPI_MS_IMMINENT) |
+                                        (1u << ANPI_MS_IMPACT) | (1u << ANPI_MS_OVERFLIGHT));
+    assert_true(r->opens_incident);
+    assert_true(r->audience_affected_regions);
+    assert_string_equal(r->approver_group, "duty-officers");
+    assert_int_equal(r->nquestions, 2);
+    assert_non_null(r->approval_message.text);
+    assert_non_null(r->notice_message.text);
+    r = anpi_ruleset_find(rs, "missile-info");
+    assert_true((r->missile_phases & (1u << ANPI_MS_ALL_CLEAR)) != 0);
+    assert_false(r->opens_incident);
+
+    r = anpi_ruleset_find(rs, "overseas-risk-info");
+    assert_int_equal(r->risk_level_at_least, 1);
+    assert_int_equal(r->nrisk_kinds, 8);
+    assert_string_equal(r->risk_kinds[0], "T40");
+    assert_true(r->audience_travellers);
+    assert_string_equal(r->audience_groups[0], "overseas-admins");
+    r = anpi_ruleset_find(rs, "overseas-safety-check");
+    assert_int_equal(r->risk_level_at_least, 3);
+    assert_true(r->audience_travellers);
+    assert_int_equal(r->naudience_groups, 0);
+    assert_true(r->opens_incident && r->approval_required);
+    assert_false(r->notify_cancellations);   /* no cancellation-notice in this pack */
     anpi_ruleset_free(rs);
 
-    /* The packs directory as a whole loads too (recursive). */
-    pack_path(dir, sizeof(dir), "/");
-    rc = anpi_rules_load(paths, 1, &rs, &errs);
+    /* The example drill loads too. */
+    char ex[512];
+    const char *root = getenv("ANPI_SOURCE_ROOT");
+    snprintf(ex, sizeof(ex), "%s/examples/rules", root);
+    const char *expaths[] = { ex };
+    rc = anpi_rules_load(expaths, 1, &rs, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_message("# %s\n", errs.msg[i]);
     assert_int_equal(rc, 0);
-    assert_true(rs->nrules >= 2);
+    r = anpi_ruleset_find(rs, "weekly-safety-drill");
+    assert_non_null(r);
+    assert_int_equal(r->schedule_every_s, 7 * 86400);
+    assert_int_equal(r->schedule_at_min, 600);
+    assert_int_equal(r->event_types, 0);
+    assert_banner(r, &r->message, "message");
     anpi_ruleset_free(rs);
 }
 
@@ -285,7 +412,9 @@ test_unknown_key(void **state)
     expect_error(HEAD GOOD_WHEN
                  "      intensity: \"5-\"\n" GOOD_INCIDENT GOOD_REST,
                  1, "7:7: rules[0].when: unknown key \"intensity\" (expected one of: event, "
-                    "status, intensity_at_least, where)");
+                    "status, intensity_at_least, where, tsunami_at_least, weather_at_least, "
+                    "weather_kinds, typhoon, eew_warning_only, missile_phases, "
+                    "risk_level_at_least, risk_kinds, countries)");
     expect_error("pack: test\nrulez: []\nrules: []\n", 1,
                  "2:1: unknown key \"rulez\" (expected one of: pack, rules)");
 }
@@ -526,6 +655,396 @@ test_all_errors_reported(void **state)
     anpi_errors_free(&errs);
 }
 
+/* ---- the rule language for every alert source ----------------------------- */
+
+static void
+test_when_all_types(void **state)
+{
+    (void)state;
+    struct anpi_ruleset *rs = NULL;
+    struct anpi_errors errs = { 0 };
+    int rc = load_text("types.yaml",
+        "pack: test\n"
+        "rules:\n"
+        "  - id: both\n"
+        "    when: {event: [earthquake, eew], intensity_at_least: \"6-\", where: [13]}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g]}\n"
+        "    message: {template: info}\n"
+        "  - id: ts\n"
+        "    when: {event: tsunami, tsunami_at_least: warning, where: staff_regions}\n"
+        "    approval: none\n"
+        "    audience: {regions: affected_prefectures}\n"
+        "    message: {template: info}\n"
+        "  - id: wx\n"
+        "    when: {event: weather, weather_at_least: emergency, weather_kinds: [大雨, 暴風]}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g]}\n"
+        "    message: {template: info}\n"
+        "  - id: eew\n"
+        "    when: {event: eew, eew_warning_only: true}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g]}\n"
+        "    message: {template: info}\n"
+        "  - id: ms\n"
+        "    when: {event: missile, missile_phases: [all_clear, interception]}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g]}\n"
+        "    message: {template: info}\n"
+        "  - id: ms-default\n"
+        "    when: {event: missile}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g]}\n"
+        "    message: {template: info}\n"
+        "  - id: os\n"
+        "    when: {event: overseas, risk_level_at_least: 2, risk_kinds: [T40, EQ], countries: [th, US]}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g], travellers: event_countries}\n"
+        "    message: {template: info}\n"
+        "  - id: mixed\n"
+        "    when: {event: [overseas, missile], countries: [KR], where: [沖縄県]}\n"
+        "    approval: none\n"
+        "    audience: {travellers: event_countries, regions: affected_prefectures}\n"
+        "    message: {template: info}\n",
+        &rs, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_message("# %s\n", errs.msg[i]);
+    assert_int_equal(rc, 0);
+    const struct anpi_rule *r = anpi_ruleset_find(rs, "both");
+    assert_int_equal(r->event, ANPI_EV_EARTHQUAKE);
+    assert_int_equal(r->event_types, (1u << ANPI_EV_EARTHQUAKE) | (1u << ANPI_EV_EEW));
+    assert_int_equal(r->intensity_at_least, ANPI_INT_6L);
+    assert_false(r->notify_cancellations);   /* no incident: default ignore */
+    assert_false(r->send_corrections);
+    r = anpi_ruleset_find(rs, "ts");
+    assert_int_equal(r->tsunami_at_least, ANPI_TS_WARNING);
+    assert_true(r->where_staff_regions);
+    r = anpi_ruleset_find(rs, "wx");
+    assert_int_equal(r->weather_at_least, ANPI_WX_EMERGENCY);
+    assert_int_equal(r->nweather_kinds, 2);
+    assert_string_equal(r->weather_kinds[0], "大雨");
+    assert_string_equal(r->weather_kinds[1], "暴風");
+    r = anpi_ruleset_find(rs, "eew");
+    assert_true(r->eew_warning_only);
+    assert_int_equal(r->intensity_at_least, ANPI_INT_NONE);
+    r = anpi_ruleset_find(rs, "ms");
+    assert_int_equal(r->missile_phases, (1u << ANPI_MS_ALL_CLEAR) | (1u << ANPI_MS_INTERCEPTION));
+    r = anpi_ruleset_find(rs, "ms-default");
+    assert_int_equal(r->missile_phases, 0);
+    r = anpi_ruleset_find(rs, "os");
+    assert_int_equal(r->risk_level_at_least, 2);
+    assert_int_equal(r->nrisk_kinds, 2);
+    assert_string_equal(r->risk_kinds[1], "EQ");
+    assert_int_equal(r->ncountries, 2);
+    assert_string_equal(r->countries[0], "TH");   /* upper-cased */
+    assert_string_equal(r->countries[1], "US");
+    assert_true(r->audience_travellers);
+    r = anpi_ruleset_find(rs, "mixed");
+    assert_int_equal(r->event, ANPI_EV_OVERSEAS);
+    assert_true(r->audience_travellers && r->audience_affected_regions);
+    assert_true(r->where_prefs == ANPI_PREFSET_BIT(47));
+    anpi_ruleset_free(rs);
+}
+
+#define INFO_TAIL \
+    "    approval: none\n" \
+    "    audience: {groups: [g]}\n" \
+    "    message: {template: info}\n"
+
+static void
+test_when_errors(void **state)
+{
+    (void)state;
+    expect_error(HEAD "    when: {event: tsunami, tsunami_at_least: huge}\n" INFO_TAIL, 1,
+                 "4:46: rules[0].when.tsunami_at_least: expected forecast, advisory, warning or "
+                 "major, got \"huge\"");
+    expect_error(HEAD "    when: {event: weather, weather_at_least: none}\n" INFO_TAIL, 1,
+                 "4:46: rules[0].when.weather_at_least: expected advisory, warning or emergency, "
+                 "got \"none\"");
+    expect_error(HEAD "    when: {event: missile, missile_phases: [launch, landing]}\n" INFO_TAIL, 1,
+                 "4:53: rules[0].when.missile_phases[1]: unknown missile phase \"landing\" "
+                 "(expected launch, imminent, impact, overflight, impact_outside, interception, "
+                 "all_clear or other)");
+    expect_error(HEAD "    when: {event: missile, missile_phases: []}\n" INFO_TAIL, 1,
+                 "4:44: rules[0].when.missile_phases: empty missile phase list");
+    expect_error(HEAD "    when: {event: overseas, risk_level_at_least: 5}\n" INFO_TAIL, 1,
+                 "4:50: rules[0].when.risk_level_at_least: must be between 1 and 4, got 5");
+    expect_error(HEAD "    when: {event: overseas, countries: [TH, Thailand]}\n" INFO_TAIL, 1,
+                 "4:45: rules[0].when.countries[1]: expected an ISO 3166-1 alpha-2 country code "
+                 "like TH, got \"Thailand\"");
+    expect_error(HEAD "    when: {event: overseas, countries: [TH, th]}\n" INFO_TAIL, 1,
+                 "4:45: rules[0].when.countries[1]: country TH listed twice");
+    expect_error(HEAD "    when: {event: overseas, risk_kinds: [t40]}\n" INFO_TAIL, 1,
+                 "4:42: rules[0].when.risk_kinds[0]: expected a code like T40 or EQ (A-Z, 0-9), "
+                 "got \"t40\"");
+    expect_error(HEAD "    when: {event: [earthquake, eew, earthquake]}\n" INFO_TAIL, 1,
+                 "4:37: rules[0].when.event[2]: event type earthquake listed twice");
+    expect_error(HEAD "    when: {event: []}\n" INFO_TAIL, 1,
+                 "4:19: rules[0].when.event: empty event type list");
+    expect_error(HEAD "    when: {event: weather, typhoon: false}\n" INFO_TAIL, 1,
+                 "4:37: rules[0].when.typhoon: typhoon: false is the default; leave the key out");
+    expect_error(HEAD "    when: {event: eew, eew_warning_only: yes}\n" INFO_TAIL, 1,
+                 "4:42: rules[0].when.eew_warning_only: expected true or false, got \"yes\"");
+}
+
+static void
+test_when_wrong_type(void **state)
+{
+    (void)state;
+    /* A condition for a type the rule is not for. */
+    expect_error(HEAD "    when: {event: tsunami, intensity_at_least: \"5-\"}\n" INFO_TAIL, 1,
+                 "4:48: rules[0].when.intensity_at_least: applies to earthquake and eew events, "
+                 "but this rule is for tsunami");
+    expect_error(HEAD "    when: {event: [earthquake, eew], tsunami_at_least: major}\n" INFO_TAIL, 1,
+                 "4:56: rules[0].when.tsunami_at_least: applies to tsunami events, but this rule "
+                 "is for earthquake, eew");
+    expect_error(HEAD "    when: {event: earthquake, eew_warning_only: true}\n" INFO_TAIL, 1,
+                 "4:49: rules[0].when.eew_warning_only: applies to eew events, but this rule is "
+                 "for earthquake");
+    expect_error(HEAD "    when: {event: tsunami, weather_kinds: [大雨]}\n" INFO_TAIL, 1,
+                 "4:43: rules[0].when.weather_kinds: applies to weather events, but this rule is "
+                 "for tsunami");
+    expect_error(HEAD "    when: {event: earthquake, missile_phases: [launch]}\n" INFO_TAIL, 1,
+                 "4:47: rules[0].when.missile_phases: applies to missile events, but this rule is "
+                 "for earthquake");
+    expect_error(HEAD "    when: {event: missile, countries: [KP]}\n" INFO_TAIL, 1,
+                 "4:39: rules[0].when.countries: applies to overseas events, but this rule is for "
+                 "missile");
+    expect_error(HEAD "    when: {event: overseas, where: [13]}\n" INFO_TAIL, 1,
+                 "4:36: rules[0].when.where: applies to prefecture-based (not overseas) events, "
+                 "but this rule is for overseas");
+    /* Audiences that cannot be resolved for the rule's events. */
+    expect_error(HEAD "    when: {event: earthquake}\n"
+                 "    approval: none\n"
+                 "    audience: {travellers: event_countries}\n"
+                 "    message: {template: info}\n", 1,
+                 "6:28: rules[0].audience.travellers: travellers: event_countries needs event: "
+                 "overseas (other events name no country)");
+    expect_error(HEAD "    when: {event: overseas}\n"
+                 "    approval: none\n"
+                 "    audience: {travellers: everyone}\n"
+                 "    message: {template: info}\n", 1,
+                 "6:28: rules[0].audience.travellers: expected event_countries, got \"everyone\"");
+    expect_error(HEAD "    when: {event: overseas}\n"
+                 "    approval: none\n"
+                 "    audience: {regions: affected_prefectures}\n"
+                 "    message: {template: info}\n", 1,
+                 "6:25: rules[0].audience.regions: overseas events affect no prefecture; use "
+                 "travellers: event_countries or groups:");
+    /* Aftershock window and area are for quakes. */
+    expect_error(HEAD "    when: {event: missile}\n"
+                 "    incident: {key: event_key, aftershocks: {window: 1h}}\n" GOOD_REST, 1,
+                 "5:54: rules[0].incident.aftershocks.window: applies to earthquake and eew events "
+                 "only; other events join an incident by event key alone");
+}
+
+/* A pack directory with correction and cancellation templates. */
+static void
+followup_pack(char *dir, size_t len)
+{
+    snprintf(dir, len, "%s/fu", tmpdir);
+    mkdir(dir, 0700);
+    char t[450];
+    snprintf(t, sizeof(t), "%s/templates", dir);
+    mkdir(t, 0700);
+    write_file(t, "m.ja.txt", "Subject: m\n\n{{drill_banner}}\n{{event.title}}\n");
+    write_file(t, "approval-request.ja.txt", "Subject: a\n\n{{drill_banner}}\n{{approve_url}}\n");
+    write_file(t, "aftershock-notice.ja.txt", "Subject: n\n\n{{drill_banner}}\n{{reason}}\n");
+    write_file(t, "correction-notice.ja.txt", "Subject: 訂正\n\n{{drill_banner}}\n{{event.description}}\n");
+    write_file(t, "cancellation-notice.ja.txt", "Subject: 取消\n\n{{drill_banner}}\n{{event.title}}\n");
+    write_file(t, "own-cancel.ja.txt", "Subject: 取消(独自)\n\n{{drill_banner}}\n{{event.url}}\n");
+}
+
+static int
+load_in(const char *dir, const char *yaml, struct anpi_ruleset **rs, struct anpi_errors *errs)
+{
+    char path[600];
+    write_file(dir, "r.yaml", yaml);
+    snprintf(path, sizeof(path), "%s/r.yaml", dir);
+    const char *paths[] = { path };
+    int rc = anpi_rules_load(paths, 1, rs, errs);
+    unlink(path);
+    return rc;
+}
+
+static void
+test_corrections_and_cancels(void **state)
+{
+    (void)state;
+    char dir[400];
+    followup_pack(dir, sizeof(dir));
+    struct anpi_ruleset *rs = NULL;
+    struct anpi_errors errs = { 0 };
+    int rc = load_in(dir,
+        "pack: fu\n"
+        "rules:\n"
+        "  - id: check\n"
+        "    when: {event: earthquake}\n"
+        "    incident: {key: event_key}\n"
+        "    audience: {regions: affected_prefectures}\n"
+        "    message: {template: m}\n"
+        "  - id: info\n"
+        "    when: {event: earthquake}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g]}\n"
+        "    message: {template: m, cancellation: own-cancel}\n"
+        "    on_correction: send\n"
+        "    on_cancel: notify\n"
+        "  - id: quiet\n"
+        "    when: {event: earthquake}\n"
+        "    incident: {key: event_key}\n"
+        "    audience: {groups: [g]}\n"
+        "    message: {template: m}\n"
+        "    on_correction: ignore\n"
+        "    on_cancel: ignore\n",
+        &rs, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_message("# %s\n", errs.msg[i]);
+    assert_int_equal(rc, 0);
+    const struct anpi_rule *r = anpi_ruleset_find(rs, "check");
+    assert_false(r->send_corrections);
+    assert_true(r->notify_cancellations);     /* default for incident rules, template present */
+    assert_string_equal(r->cancellation_message.subject, "取消");
+    assert_null(r->correction_message.text);
+    r = anpi_ruleset_find(rs, "info");
+    assert_true(r->send_corrections);
+    assert_string_equal(r->correction_message.subject, "訂正");
+    assert_true(r->notify_cancellations);
+    assert_string_equal(r->cancellation_message.subject, "取消(独自)");
+    r = anpi_ruleset_find(rs, "quiet");
+    assert_false(r->send_corrections);
+    assert_false(r->notify_cancellations);
+    assert_null(r->cancellation_message.text);
+    anpi_ruleset_free(rs);
+
+    /* In the scratch pack there are no correction/cancellation templates. */
+    char want[700];
+    snprintf(want, sizeof(want), "10:20: rules[0].on_correction: template file "
+             "%s/templates/correction-notice.ja.txt not found (the pack default for correction; "
+             "needed by this rule, or name one with message.correction)", tmpdir);
+    expect_error(HEAD GOOD_WHEN INFO_TAIL "    on_correction: send\n", 1, want);
+    snprintf(want, sizeof(want), "10:16: rules[0].on_cancel: template file "
+             "%s/templates/cancellation-notice.ja.txt not found (the pack default for "
+             "cancellation; needed by this rule, or name one with message.cancellation)", tmpdir);
+    expect_error(HEAD GOOD_WHEN INFO_TAIL "    on_cancel: notify\n", 1, want);
+    expect_error(HEAD GOOD_WHEN INFO_TAIL "    on_correction: resend\n", 1,
+                 "10:20: rules[0].on_correction: expected send or ignore, got \"resend\"");
+    expect_error(HEAD GOOD_WHEN INFO_TAIL "    on_cancel: mail\n", 1,
+                 "10:16: rules[0].on_cancel: expected notify or ignore, got \"mail\"");
+    expect_error(HEAD GOOD_WHEN
+                 "    approval: none\n"
+                 "    audience: {groups: [g]}\n"
+                 "    message: {template: info, correction: info}\n", 1,
+                 "9:43: rules[0].message.correction: a correction template is only sent with "
+                 "on_correction: send");
+    expect_error(HEAD GOOD_WHEN
+                 "    approval: none\n"
+                 "    audience: {groups: [g]}\n"
+                 "    message: {template: info, cancellation: info}\n", 1,
+                 "9:45: rules[0].message.cancellation: a cancellation template is only sent with "
+                 "on_cancel: notify (the default for rules without an incident is ignore)");
+    /* A named template is loaded and checked like any other. */
+    struct anpi_ruleset *bad = NULL;
+    rc = load_text("t.yaml", HEAD GOOD_WHEN
+                   "    approval: none\n"
+                   "    audience: {groups: [g]}\n"
+                   "    message: {template: info, correction: typo}\n"
+                   "    on_correction: send\n", &bad, &errs);
+    assert_int_equal(rc, ANPI_EPARSE);
+    assert_null(bad);
+    assert_int_equal(errs.n, 1);
+    snprintf(want, sizeof(want), "%s/templates/typo.ja.txt:4:7: unknown template variable "
+             "{{person.nmae}}", tmpdir);
+    assert_string_equal(errs.msg[0], want);
+    anpi_errors_free(&errs);
+}
+
+static void
+test_schedule(void **state)
+{
+    (void)state;
+    struct anpi_ruleset *rs = NULL;
+    struct anpi_errors errs = { 0 };
+    int rc = load_text("drill.yaml",
+        "pack: test\n"
+        "rules:\n"
+        "  - id: drill\n"
+        "    schedule: {every: 7d, at: \"10:00\", start: \"2025-04-07\"}\n"
+        "    approval: none\n"
+        "    audience: {groups: [drill-members]}\n"
+        "    message: {template: safety-check}\n"
+        "  - id: hourly\n"
+        "    schedule: {every: 12h}\n"
+        "    approval: none\n"
+        "    audience: {groups: [g], regions: [13]}\n"
+        "    message: {template: info}\n",
+        &rs, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_message("# %s\n", errs.msg[i]);
+    assert_int_equal(rc, 0);
+    const struct anpi_rule *r = anpi_ruleset_find(rs, "drill");
+    assert_int_equal(r->schedule_every_s, 7 * 86400);
+    assert_int_equal(r->schedule_at_min, 600);
+    assert_int_equal(r->event_types, 0);
+    assert_false(r->opens_incident);
+    assert_false(r->notify_cancellations);
+    /* 2025-04-07 00:00 JST = 2025-04-06 15:00 UTC = 1743951600 */
+    assert_int_equal(r->schedule_start, 1743951600);
+    /* Runs on Mondays 10:00 JST (01:00 UTC). */
+    assert_int_equal(anpi_rule_next_drill(r, 0), 1743951600 + 36000);
+    assert_int_equal(anpi_rule_next_drill(r, 1743951600 + 36000), 1743951600 + 36000 + 7 * 86400);
+    assert_int_equal(anpi_rule_next_drill(r, 1743951600 + 36000 - 1), 1743951600 + 36000);
+    /* 2025-10-09 (Thursday) -> Monday 2025-10-13 10:00 JST */
+    assert_int_equal(anpi_rule_next_drill(r, 1760000000), 1760317200);
+    r = anpi_ruleset_find(rs, "hourly");
+    assert_int_equal(r->schedule_every_s, 12 * 3600);
+    assert_int_equal(r->schedule_at_min, -1);
+    assert_int_equal(anpi_rule_next_drill(r, 0), 12 * 3600 - 9 * 3600);
+    assert_int_equal(anpi_rule_next_drill(&rs->rules[0], 0) > 0, 1);
+    /* Event rules have no schedule. */
+    struct anpi_rule plain;
+    memset(&plain, 0, sizeof(plain));
+    assert_int_equal(anpi_rule_next_drill(&plain, 0), 0);
+    anpi_ruleset_free(rs);
+
+#define DRILL_HEAD HEAD "    schedule: {every: 7d, at: \"10:00\"}\n"
+    expect_error(HEAD GOOD_WHEN "    schedule: {every: 7d}\n" INFO_TAIL, 1,
+                 "7:15: rules[0].schedule: a rule has when: (events) or schedule: (a drill), not both");
+    expect_error(HEAD INFO_TAIL, 1, "3:5: rules[0]: missing when (or schedule: for a scheduled drill)");
+    expect_error(HEAD "    schedule: {every: 12h, at: \"10:00\"}\n" INFO_TAIL, 1,
+                 "4:23: rules[0].schedule.every: with at:, every must be whole days (1d, 7d, ...), "
+                 "got \"12h\"");
+    expect_error(HEAD "    schedule: {every: 7d, at: \"25:00\"}\n" INFO_TAIL, 1,
+                 "4:31: rules[0].schedule.at: expected a JST time like \"10:00\", got \"25:00\"");
+    expect_error(HEAD "    schedule: {every: 30m}\n" INFO_TAIL, 1,
+                 "4:23: rules[0].schedule.every: duration 30m out of range (3600s .. 366d)");
+    expect_error(HEAD "    schedule: {at: \"10:00\"}\n" INFO_TAIL, 1,
+                 "4:15: rules[0].schedule: missing every (a duration like 7d)");
+    expect_error(HEAD "    schedule: {every: 1d, start: \"2025-02-30\"}\n" INFO_TAIL, 1,
+                 "4:34: rules[0].schedule.start: expected a date like \"2025-04-07\" (2000 .. 2100), "
+                 "got \"2025-02-30\"");
+    expect_error(DRILL_HEAD GOOD_INCIDENT "    approval: none\n    audience: {groups: [g]}\n"
+                 "    message: {template: info}\n", 1,
+                 "6:7: rules[0].incident: a scheduled drill rule opens no incident (remove incident:)");
+    expect_error(DRILL_HEAD "    audience: {groups: [g]}\n    message: {template: info}\n", 1,
+                 "3:5: rules[0]: a scheduled drill rule is sent without approval; write approval: none");
+    expect_error(DRILL_HEAD "    approval: none\n    audience: {regions: [13]}\n"
+                 "    message: {template: info}\n", 1,
+                 "6:15: rules[0].audience: a scheduled drill rule needs groups: (who takes part in "
+                 "the drill)");
+    expect_error(DRILL_HEAD "    approval: none\n    audience: {groups: [g], regions: affected_prefectures}\n"
+                 "    message: {template: info}\n", 1,
+                 "6:15: rules[0].audience: a scheduled drill has no event: regions: "
+                 "affected_prefectures cannot be resolved; name groups:");
+    expect_error(DRILL_HEAD "    approval: none\n    audience: {groups: [g], travellers: event_countries}\n"
+                 "    message: {template: info}\n", 1,
+                 "6:15: rules[0].audience: a scheduled drill has no event: travellers: "
+                 "event_countries cannot be resolved; name groups:");
+    expect_error(DRILL_HEAD INFO_TAIL "    on_cancel: notify\n", 1,
+                 "8:16: rules[0].on_cancel: a scheduled drill has no reports to correct or cancel");
+#undef DRILL_HEAD
+}
+
 int
 main(void)
 {
@@ -544,6 +1063,12 @@ main(void)
         cmocka_unit_test(test_where_and_area),
         cmocka_unit_test(test_syntax_and_limits),
         cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_all_packs),
+        cmocka_unit_test(test_when_all_types),
+        cmocka_unit_test(test_when_errors),
+        cmocka_unit_test(test_when_wrong_type),
+        cmocka_unit_test(test_corrections_and_cancels),
+        cmocka_unit_test(test_schedule),
     };
     return cmocka_run_group_tests_name("rules_load", tests, setup, teardown);
 }

@@ -459,6 +459,367 @@ test_group_most_recent(void **state)
     assert_string_equal(anpi_group_action_name(ANPI_GROUP_STRONGER), "stronger");
 }
 
+/* ---- every alert source ---------------------------------------------------- */
+
+static struct anpi_rule
+info_rule(enum anpi_event_type t)
+{
+    struct anpi_rule r;
+    memset(&r, 0, sizeof(r));
+    r.id = (char *)"info";
+    r.event = t;
+    r.event_types = 1u << t;
+    r.statuses = 1u << ANPI_ST_ACTUAL;
+    return r;
+}
+
+static struct anpi_event *
+event_of(enum anpi_event_type t, const char *key)
+{
+    struct anpi_event *ev = anpi_event_new();
+    ev->type = t;
+    ev->event_key = anpi_xstrdup(key);
+    ev->occurred_at = T0;
+    return ev;
+}
+
+static void
+test_match_event_list_and_eew(void **state)
+{
+    (void)state;
+    anpi_prefset aff;
+    char why[256];
+    struct anpi_rule r = info_rule(ANPI_EV_EARTHQUAKE);
+    r.event_types |= 1u << ANPI_EV_EEW;
+    r.intensity_at_least = ANPI_INT_5L;
+
+    struct anpi_event *ev = event_of(ANPI_EV_EEW, "E1");
+    shake(ev, TOKYO, ANPI_INT_5U);          /* forecast intensity */
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_true(aff == B(TOKYO));
+    assert_string_equal(why, "intensity 5+ in 東京都 >= 5-");
+    r.eew_warning_only = true;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "EEW forecast (予報), rule wants warnings (警報) only");
+    ev->eew_warning = true;
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    shake(ev, TOKYO, ANPI_INT_4);
+    ev->max_intensity = ANPI_INT_4;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "max intensity 4 < 5-");
+    ev->type = ANPI_EV_TSUNAMI;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "event type tsunami, rule wants earthquake, eew");
+    anpi_event_free(ev);
+}
+
+static void
+test_match_tsunami(void **state)
+{
+    (void)state;
+    anpi_prefset aff;
+    char why[256];
+    struct anpi_rule r = info_rule(ANPI_EV_TSUNAMI);
+    r.tsunami_at_least = ANPI_TS_ADVISORY;
+    struct anpi_event *ev = event_of(ANPI_EV_TSUNAMI, "T1");
+    ev->pref_tsunami[CHIBA] = ANPI_TS_FORECAST;
+    ev->max_tsunami = ANPI_TS_FORECAST;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "max tsunami grade forecast < advisory");
+
+    /* Only the forecast areas carry the grade: they count too. */
+    ev->ntsunami = 1;
+    ev->tsunami = anpi_xcalloc(1, sizeof(*ev->tsunami));
+    ev->tsunami[0].name = anpi_xstrdup("千葉県九十九里・外房");
+    ev->tsunami[0].prefs = B(CHIBA);
+    ev->tsunami[0].grade = ANPI_TS_WARNING;
+    ev->pref_tsunami[FUKUSHIMA] = ANPI_TS_ADVISORY;
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_true(aff == (B(CHIBA) | B(FUKUSHIMA)));
+    assert_string_equal(why, "tsunami warning in 千葉県 >= advisory");
+
+    r.tsunami_at_least = ANPI_TS_MAJOR;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "max tsunami grade warning < major");
+
+    /* where: staff_regions */
+    r.tsunami_at_least = ANPI_TS_ADVISORY;
+    r.where_staff_regions = true;
+    assert_true(anpi_rule_match(&r, ev, B(FUKUSHIMA) | B(OSAKA), &aff, why, sizeof(why)));
+    assert_true(aff == B(FUKUSHIMA));
+    assert_false(anpi_rule_match(&r, ev, B(OSAKA), &aff, why, sizeof(why)));
+    assert_string_equal(why, "tsunami warning in 千葉県, but no staff live in any prefecture at "
+                             "or over advisory");
+    assert_true(aff == 0);
+
+    /* No prefecture detail, no where: the maximum decides. */
+    struct anpi_rule r2 = info_rule(ANPI_EV_TSUNAMI);
+    r2.tsunami_at_least = ANPI_TS_WARNING;
+    struct anpi_event *bare = event_of(ANPI_EV_TSUNAMI, "T2");
+    bare->max_tsunami = ANPI_TS_MAJOR;
+    assert_true(anpi_rule_match(&r2, bare, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "max tsunami grade major >= warning (no prefecture detail in the report)");
+    bare->max_tsunami = ANPI_TS_NONE;   /* 解除: nothing left */
+    assert_false(anpi_rule_match(&r2, bare, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "no tsunami grade reported, rule wants warning");
+    anpi_event_free(bare);
+    anpi_event_free(ev);
+}
+
+static void
+add_weather(struct anpi_event *ev, int pref, const char *kind, enum anpi_weather_level lv)
+{
+    ev->weather = anpi_xrealloc(ev->weather, (ev->nweather + 1) * sizeof(*ev->weather));
+    struct anpi_weather_item *w = &ev->weather[ev->nweather++];
+    memset(w, 0, sizeof(*w));
+    w->pref = pref;
+    w->kind_name = anpi_xstrdup(kind);
+    w->level = lv;
+    if (pref && lv > ev->pref_weather[pref])
+        ev->pref_weather[pref] = lv;
+    if (lv > ev->max_weather)
+        ev->max_weather = lv;
+}
+
+static void
+test_match_weather(void **state)
+{
+    (void)state;
+    anpi_prefset aff;
+    char why[256];
+    struct anpi_rule r = info_rule(ANPI_EV_WEATHER);
+    r.weather_at_least = ANPI_WX_WARNING;
+    struct anpi_event *ev = event_of(ANPI_EV_WEATHER, "W1");
+    add_weather(ev, TOKYO, "大雨注意報", ANPI_WX_ADVISORY);
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "max weather grade advisory < warning");
+    add_weather(ev, CHIBA, "暴風警報", ANPI_WX_WARNING);
+    add_weather(ev, KANAGAWA, "大雨特別警報", ANPI_WX_EMERGENCY);
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_true(aff == (B(CHIBA) | B(KANAGAWA)));
+    assert_string_equal(why, "weather emergency in 神奈川県 >= warning");
+
+    /* Kinds: substring of kind_name; the level still applies per item. */
+    char *kinds[] = { (char *)"大雨" };
+    r.weather_kinds = kinds;
+    r.nweather_kinds = 1;
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_true(aff == B(KANAGAWA));
+    assert_string_equal(why, "weather (大雨) emergency in 神奈川県 >= warning");
+    kinds[0] = (char *)"大雪";
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "no weather (大雪) grade reported, rule wants warning");
+
+    /* Typhoon: only reports with a typhoon. */
+    struct anpi_rule ty = info_rule(ANPI_EV_WEATHER);
+    ty.typhoon_only = true;
+    assert_false(anpi_rule_match(&ty, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "no typhoon in this weather report (rule has typhoon: true)");
+    struct anpi_event *tev = event_of(ANPI_EV_WEATHER, "TY10");
+    tev->typhoon_name = anpi_xstrdup("台風第10号");
+    assert_true(anpi_rule_match(&ty, tev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "typhoon 台風第10号");
+    /* ... and the warning rule does not mail a typhoon report without warnings. */
+    r.nweather_kinds = 0;
+    r.weather_kinds = NULL;
+    assert_false(anpi_rule_match(&r, tev, 0, &aff, why, sizeof(why)));
+    anpi_event_free(tev);
+    anpi_event_free(ev);
+}
+
+static void
+test_match_missile(void **state)
+{
+    (void)state;
+    anpi_prefset aff;
+    char why[256];
+    struct anpi_rule r = info_rule(ANPI_EV_MISSILE);
+    struct anpi_event *ev = event_of(ANPI_EV_MISSILE, "M1");
+    ev->missile_phase = ANPI_MS_LAUNCH;
+    ev->target_prefs = B(OKINAWA);
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_true(aff == B(OKINAWA));
+    assert_string_equal(why, "missile launch, prefectures 沖縄県");
+
+    /* Default phases leave out the all-clear, interception and impacts outside. */
+    ev->missile_phase = ANPI_MS_ALL_CLEAR;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "missile phase all_clear is not among this rule's phases (default: "
+                             "launch, imminent, impact, overflight, other)");
+    ev->missile_phase = ANPI_MS_IMPACT_OUTSIDE;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    r.missile_phases = (1u << ANPI_MS_ALL_CLEAR) | (1u << ANPI_MS_IMPACT_OUTSIDE);
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    ev->missile_phase = ANPI_MS_LAUNCH;
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "missile phase launch is not among this rule's phases");
+
+    /* where intersects the target prefectures. */
+    r.missile_phases = 0;
+    r.where_staff_regions = true;
+    ev->target_prefs = B(OKINAWA) | B(TOKYO);
+    assert_true(anpi_rule_match(&r, ev, B(TOKYO) | B(OSAKA), &aff, why, sizeof(why)));
+    assert_true(aff == B(TOKYO));
+    assert_false(anpi_rule_match(&r, ev, B(OSAKA), &aff, why, sizeof(why)));
+    assert_string_equal(why, "missile launch in 東京都, 沖縄県, but no staff live there");
+    ev->target_prefs = 0;
+    assert_false(anpi_rule_match(&r, ev, B(OSAKA), &aff, why, sizeof(why)));
+    assert_string_equal(why, "no prefecture of this rule's where list is named in the report");
+    r.where_staff_regions = false;
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_true(aff == 0);
+    assert_string_equal(why, "missile launch (no prefecture named)");
+    anpi_event_free(ev);
+}
+
+static void
+test_match_overseas(void **state)
+{
+    (void)state;
+    anpi_prefset aff = 123;
+    char why[256];
+    struct anpi_rule r = info_rule(ANPI_EV_OVERSEAS);
+    r.risk_level_at_least = 2;
+    char *kinds[] = { (char *)"T40", (char *)"EQ" };
+    r.risk_kinds = kinds;
+    r.nrisk_kinds = 2;
+    char countries[][3] = { "TH", "US" };
+    r.countries = countries;
+    r.ncountries = 2;
+
+    struct anpi_event *ev = event_of(ANPI_EV_OVERSEAS, "MOFA1");
+    memcpy(ev->country, "LA", 3);
+    ev->ncountries = 2;
+    ev->countries = anpi_xcalloc(2, sizeof(*ev->countries));
+    memcpy(ev->countries[0], "LA", 3);
+    memcpy(ev->countries[1], "TH", 3);
+    ev->risk_level = 1;
+    ev->risk_kind = anpi_xstrdup("T40");
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "risk level 1 < 2");
+    ev->risk_level = 3;
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_true(aff == 0);   /* overseas events affect no prefecture */
+    assert_string_equal(why, "overseas risk level 3 >= 2, kind T40 in LA, TH");
+    free(ev->risk_kind);
+    ev->risk_kind = anpi_xstrdup("C31");
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "risk kind C31 is not in this rule's risk_kinds");
+    free(ev->risk_kind);
+    ev->risk_kind = anpi_xstrdup("EQ");
+    memcpy(ev->countries[1], "KH", 3);
+    assert_false(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "countries LA, KH are not in this rule's countries");
+    r.ncountries = 0;   /* any country */
+    assert_true(anpi_rule_match(&r, ev, 0, &aff, why, sizeof(why)));
+    anpi_event_free(ev);
+}
+
+static void
+test_match_corrections_cancels_drills(void **state)
+{
+    (void)state;
+    anpi_prefset aff;
+    char why[256];
+    struct anpi_rule info = quake_rule(ANPI_INT_5L);
+    info.opens_incident = false;
+    struct anpi_rule check = quake_rule(ANPI_INT_5L);
+    struct anpi_event *ev = quake("E1", T0);
+    shake(ev, TOKYO, ANPI_INT_6L);
+
+    ev->info_type = ANPI_IT_CORRECTION;
+    assert_false(anpi_rule_match(&info, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "correction report, this rule ignores corrections (on_correction: ignore)");
+    info.send_corrections = true;
+    assert_true(anpi_rule_match(&info, ev, 0, &aff, why, sizeof(why)));
+    /* Incident rules always see corrections: the event key joins the incident. */
+    assert_true(anpi_rule_match(&check, ev, 0, &aff, why, sizeof(why)));
+
+    ev->info_type = ANPI_IT_CANCEL;
+    check.notify_cancellations = true;
+    assert_false(anpi_rule_match(&check, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "cancellation report: handled by event key (on_cancel: notify)");
+    assert_false(anpi_rule_match(&info, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "cancellation report: handled by event key (on_cancel: ignore)");
+
+    /* A drill rule matches no event. */
+    struct anpi_rule drill;
+    memset(&drill, 0, sizeof(drill));
+    drill.statuses = ~0u;
+    drill.schedule_every_s = 7 * 86400;
+    ev->info_type = ANPI_IT_ISSUE;
+    assert_false(anpi_rule_match(&drill, ev, 0, &aff, why, sizeof(why)));
+    assert_string_equal(why, "scheduled drill rule: not triggered by events");
+    anpi_event_free(ev);
+}
+
+static void
+test_group_by_type(void **state)
+{
+    (void)state;
+    struct anpi_group_decision d;
+    const char *keys[] = { "T1" };
+    struct anpi_incident_state inc = {
+        .id = 5, .event_keys = keys, .nevent_keys = 1, .main_occurred_at = T0,
+        .window_end = T0 + 6 * 3600, .main_max = ANPI_INT_NONE, .main_lat = NAN,
+        .main_lon = NAN, .covered = B(CHIBA),
+    };
+    struct anpi_rule r = info_rule(ANPI_EV_TSUNAMI);
+    r.opens_incident = true;
+    r.aftershock_window_s = 6 * 3600;
+    r.aftershock_area = ANPI_AREA_ADJACENT;
+
+    /* Tsunami: later reports of one EventID update one incident... */
+    struct anpi_event *ev = event_of(ANPI_EV_TSUNAMI, "T1");
+    ev->occurred_at = T0 + 600;
+    anpi_group_decide(&r, ev, B(CHIBA) | B(IBARAKI), &inc, 1, T0 + 600, &d);
+    assert_int_equal(d.action, ANPI_GROUP_ADD_PREFS);
+    assert_int_equal(d.incident_id, 5);
+    assert_true(d.same_event);
+    assert_true(d.add_prefs == B(IBARAKI));
+    anpi_group_decide(&r, ev, B(CHIBA), &inc, 1, T0 + 600, &d);
+    assert_int_equal(d.action, ANPI_GROUP_SILENT);
+    /* ... another EventID in the same window and area is a new incident. */
+    free(ev->event_key);
+    ev->event_key = anpi_xstrdup("T2");
+    anpi_group_decide(&r, ev, B(CHIBA), &inc, 1, T0 + 600, &d);
+    assert_int_equal(d.action, ANPI_GROUP_NEW);
+    assert_string_equal(d.reason, "new incident: no open incident of rule info shares the event "
+                                  "key (tsunami events join an incident by event key only)");
+    anpi_event_free(ev);
+
+    /* A second missile launch minutes later is a new incident. */
+    struct anpi_rule m = info_rule(ANPI_EV_MISSILE);
+    m.opens_incident = true;
+    m.aftershock_window_s = 6 * 3600;
+    const char *mkeys[] = { "M1" };
+    inc.event_keys = mkeys;
+    inc.covered = B(OKINAWA);
+    struct anpi_event *second = event_of(ANPI_EV_MISSILE, "M2");
+    second->missile_phase = ANPI_MS_LAUNCH;
+    anpi_group_decide(&m, second, B(OKINAWA), &inc, 1, T0 + 300, &d);
+    assert_int_equal(d.action, ANPI_GROUP_NEW);
+    free(second->event_key);
+    second->event_key = anpi_xstrdup("M1");
+    anpi_group_decide(&m, second, B(OKINAWA), &inc, 1, T0 + 300, &d);
+    assert_int_equal(d.action, ANPI_GROUP_SILENT);
+    anpi_event_free(second);
+
+    /* EEW keeps window/area grouping like earthquakes. */
+    struct anpi_rule q = quake_rule(ANPI_INT_5L);
+    q.event_types = (1u << ANPI_EV_EARTHQUAKE) | (1u << ANPI_EV_EEW);
+    const char *qkeys[] = { "Q1" };
+    inc.event_keys = qkeys;
+    inc.covered = B(CHIBA);
+    inc.main_max = ANPI_INT_6L;
+    struct anpi_event *eew = event_of(ANPI_EV_EEW, "Q2");
+    shake(eew, CHIBA, ANPI_INT_5L);
+    anpi_group_decide(&q, eew, B(CHIBA), &inc, 1, T0 + 600, &d);
+    assert_int_equal(d.action, ANPI_GROUP_SILENT);
+    assert_false(d.same_event);
+    anpi_event_free(eew);
+}
+
 int
 main(void)
 {
@@ -473,6 +834,13 @@ main(void)
         cmocka_unit_test(test_group_area),
         cmocka_unit_test(test_group_stronger),
         cmocka_unit_test(test_group_most_recent),
+        cmocka_unit_test(test_match_event_list_and_eew),
+        cmocka_unit_test(test_match_tsunami),
+        cmocka_unit_test(test_match_weather),
+        cmocka_unit_test(test_match_missile),
+        cmocka_unit_test(test_match_overseas),
+        cmocka_unit_test(test_match_corrections_cancels_drills),
+        cmocka_unit_test(test_group_by_type),
     };
     return cmocka_run_group_tests_name("rules_match", tests, NULL, NULL);
 }

@@ -115,6 +115,8 @@ test_check(void **state)
         "event.max_intensity", "event.occurred_at", "event.status", "affected_prefectures",
         "incident.id", "incident.title", "person.name", "reply_url", "approve_url",
         "reject_url", "incident_url", "drill_banner", "round", "reason",
+        "event.description", "event.url", "event.tsunami", "event.tsunami_areas",
+        "event.weather", "event.missile", "event.country", "event.risk_level", "event.hazard",
     };
     size_t n = 0;
     while (anpi_template_vars[n])
@@ -212,6 +214,73 @@ test_prefset_format(void **state)
     assert_string_equal(tiny, "");
 }
 
+static void
+test_event_vars(void **state)
+{
+    (void)state;
+    struct anpi_event *ev = anpi_event_new();
+    ev->type = ANPI_EV_TSUNAMI;
+    ev->description = anpi_xstrdup("津波警報を発表しました。");
+    ev->ntsunami = 3;
+    ev->tsunami = anpi_xcalloc(3, sizeof(*ev->tsunami));
+    ev->tsunami[0].name = anpi_xstrdup("岩手県");
+    ev->tsunami[0].grade = ANPI_TS_WARNING;
+    ev->tsunami[1].name = anpi_xstrdup("宮城県");
+    ev->tsunami[1].grade = ANPI_TS_ADVISORY;
+    ev->tsunami[2].name = anpi_xstrdup("青森県太平洋沿岸");
+    ev->tsunami[2].grade = ANPI_TS_FORECAST;   /* below advisory: not listed */
+    char *v;
+    assert_string_equal((v = anpi_template_event_var(ev, "event.tsunami")), "津波警報");
+    free(v);
+    assert_string_equal((v = anpi_template_event_var(ev, "event.tsunami_areas")), "岩手県, 宮城県");
+    free(v);
+    assert_string_equal((v = anpi_template_event_var(ev, "event.description")), "津波警報を発表しました。");
+    free(v);
+    assert_string_equal((v = anpi_template_event_var(ev, "event.url")), "");   /* NULL field */
+    free(v);
+    assert_string_equal((v = anpi_template_event_var(ev, "event.weather")), "");
+    free(v);
+    assert_string_equal((v = anpi_template_event_var(ev, "event.risk_level")), "");
+    free(v);
+    /* the engine's own variables are not computed here */
+    assert_null(anpi_template_event_var(ev, "event.country"));
+    assert_null(anpi_template_event_var(ev, "person.name"));
+
+    ev->weather = anpi_xcalloc(3, sizeof(*ev->weather));
+    ev->nweather = 3;
+    ev->weather[0].kind_name = anpi_xstrdup("大雨警報");
+    ev->weather[0].level = ANPI_WX_WARNING;
+    ev->weather[1].kind_name = anpi_xstrdup("洪水");          /* no level suffix */
+    ev->weather[1].level = ANPI_WX_WARNING;
+    ev->weather[2].kind_name = anpi_xstrdup("大雨警報");      /* another area, same kind */
+    ev->weather[2].level = ANPI_WX_WARNING;
+    ev->max_weather = ANPI_WX_WARNING;
+    assert_string_equal((v = anpi_template_event_var(ev, "event.weather")), "大雨警報, 洪水警報");
+    free(v);
+    ev->missile_phase = ANPI_MS_LAUNCH;
+    assert_string_equal((v = anpi_template_event_var(ev, "event.missile")), "ミサイル発射");
+    free(v);
+    ev->risk_level = 3;
+    assert_string_equal((v = anpi_template_event_var(ev, "event.risk_level")), "3");
+    free(v);
+    ev->hazard = anpi_xstrdup("弾道ミサイル");
+    assert_string_equal((v = anpi_template_event_var(ev, "event.hazard")), "弾道ミサイル");
+    free(v);
+    anpi_event_free(ev);
+
+    /* Every new name is in the allowed list, so packs may use it. */
+    static const char *const added[] = { "event.description", "event.url", "event.tsunami",
+                                         "event.tsunami_areas", "event.weather", "event.missile",
+                                         "event.country", "event.risk_level", "event.hazard" };
+    for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+        char t[96];
+        snprintf(t, sizeof(t), "{{%s}}", added[i]);
+        struct anpi_errors errs = { 0 };
+        assert_int_equal(anpi_template_check(t, anpi_template_vars, "t", &errs), 0);
+        assert_int_equal(errs.n, 0);
+    }
+}
+
 int
 main(void)
 {
@@ -223,6 +292,7 @@ main(void)
         cmocka_unit_test(test_pref_table),
         cmocka_unit_test(test_adjacency),
         cmocka_unit_test(test_prefset_format),
+        cmocka_unit_test(test_event_vars),
     };
     return cmocka_run_group_tests_name("rules_text", tests, NULL, NULL);
 }
