@@ -260,45 +260,24 @@ country_ja(const struct anpi_event *ev)
     return ja ? ja : ev->country;
 }
 
-static const char *const missile_ja[] = {
-    [ANPI_MS_NONE] = "", [ANPI_MS_LAUNCH] = "ミサイル発射", [ANPI_MS_IMMINENT] = "ミサイル落下のおそれ（直ちに避難）",
-    [ANPI_MS_IMPACT] = "ミサイル落下", [ANPI_MS_OVERFLIGHT] = "ミサイル通過",
-    [ANPI_MS_IMPACT_OUTSIDE] = "ミサイル落下（領海外）", [ANPI_MS_INTERCEPTION] = "ミサイル迎撃",
-    [ANPI_MS_ALL_CLEAR] = "ミサイル情報の解除", [ANPI_MS_OTHER] = "国民保護情報",
-};
-
-static const char *
-weather_ja(const struct anpi_event *ev)
+/* An event.* template value from the rules module (the one place that
+ * turns event fields into text), or "" (caller frees). */
+static char *
+event_var(const struct anpi_event *ev, const char *name)
 {
-    if (ev->typhoon_name && *ev->typhoon_name)
-        return ev->typhoon_name;
-    /* the strongest item names the report */
-    const struct anpi_weather_item *best = NULL;
-    for (size_t i = 0; i < ev->nweather; i++)
-        if (!best || ev->weather[i].level > best->level)
-            best = &ev->weather[i];
-    return best && best->kind_name ? best->kind_name : "";
+    char *v = anpi_template_event_var(ev, name);
+    return v ? v : anpi_xstrdup("");
 }
 
 static json_t *
 event_vars(const struct anpi_event *ev, const char *title)
 {
-    char when[64] = "", mag[32], areas[1024] = "", level[8] = "";
+    char when[64] = "", mag[32];
     anpi_format_jst(ev->occurred_at ? ev->occurred_at : ev->issued_at, when, sizeof(when));
     if (isnan(ev->magnitude))
         snprintf(mag, sizeof(mag), "%s", ev->magnitude_text && *ev->magnitude_text ? ev->magnitude_text : "不明");
     else
         snprintf(mag, sizeof(mag), "M%.1f", ev->magnitude);
-    for (size_t i = 0, o = 0; i < ev->ntsunami; i++) {
-        if (ev->tsunami[i].grade < ANPI_TS_ADVISORY || !ev->tsunami[i].name)
-            continue;
-        int n = snprintf(areas + o, sizeof(areas) - o, "%s%s", o ? "、" : "", ev->tsunami[i].name);
-        if (n < 0 || (size_t)n >= sizeof(areas) - o)
-            break;
-        o += (size_t)n;
-    }
-    if (ev->risk_level)
-        snprintf(level, sizeof(level), "%d", ev->risk_level);
     static const char *const status_ja[] = { "通常", "訓練", "試験" };
     json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
                           "event.title", ev->title ? ev->title : "",
@@ -309,16 +288,17 @@ event_vars(const struct anpi_event *ev, const char *title)
                           "event.occurred_at", when,
                           "event.status", status_ja[ev->status <= ANPI_ST_TEST ? ev->status : 0],
                           "incident.title", title);
-    json_object_set_new(v, "event.description", json_string(ev->description ? ev->description : ""));
-    json_object_set_new(v, "event.url", json_string(ev->url ? ev->url : ""));
-    json_object_set_new(v, "event.tsunami", json_string(ev->max_tsunami ? anpi_tsunami_grade_label_ja(ev->max_tsunami) : ""));
-    json_object_set_new(v, "event.tsunami_areas", json_string(areas));
-    json_object_set_new(v, "event.weather", json_string(weather_ja(ev)));
-    json_object_set_new(v, "event.missile",
-                        json_string((unsigned)ev->missile_phase < ANPI_ARRAY_LEN(missile_ja) ? missile_ja[ev->missile_phase] : ""));
+    /* the values the rules module derives from the event alone */
+    static const char *const derived[] = {
+        "event.description", "event.url", "event.tsunami", "event.tsunami_areas", "event.weather",
+        "event.missile", "event.risk_level", "event.hazard",
+    };
+    for (size_t i = 0; i < ANPI_ARRAY_LEN(derived); i++) {
+        char *val = event_var(ev, derived[i]);
+        json_object_set_new(v, derived[i], json_string(val));
+        free(val);
+    }
     json_object_set_new(v, "event.country", json_string(country_ja(ev)));
-    json_object_set_new(v, "event.risk_level", json_string(level));
-    json_object_set_new(v, "event.hazard", json_string(ev->hazard ? ev->hazard : ""));
     return v;
 }
 
@@ -327,38 +307,41 @@ incident_title(const struct anpi_event *ev)
 {
     const char *drill = ev->status == ANPI_ST_ACTUAL ? "" : "【訓練】";
     char prefs[256];
+    char *what = NULL, *t = NULL;
     anpi_prefset p = ev->target_prefs;
     switch (ev->type) {
     case ANPI_EV_TSUNAMI:
         for (int k = 1; k <= ANPI_PREF_COUNT; k++)
             if (ev->pref_tsunami[k] >= ANPI_TS_ADVISORY)
                 p |= ANPI_PREFSET_BIT(k);
-        anpi_prefset_format(p, prefs, sizeof(prefs));
-        return anpi_xasprintf("%s%s %s", drill, anpi_tsunami_grade_label_ja(ev->max_tsunami), prefs);
+        what = event_var(ev, "event.tsunami");
+        break;
     case ANPI_EV_WEATHER:
         for (int k = 1; k <= ANPI_PREF_COUNT; k++)
             if (ev->pref_weather[k] >= ANPI_WX_WARNING)
                 p |= ANPI_PREFSET_BIT(k);
-        anpi_prefset_format(p, prefs, sizeof(prefs));
-        return anpi_xasprintf("%s%s %s", drill, weather_ja(ev), prefs);
+        what = ev->typhoon_name && *ev->typhoon_name ? anpi_xstrdup(ev->typhoon_name) : event_var(ev, "event.weather");
+        break;
     case ANPI_EV_MISSILE:
-        anpi_prefset_format(p, prefs, sizeof(prefs));
-        return anpi_xasprintf("%s%s %s", drill,
-                              (unsigned)ev->missile_phase < ANPI_ARRAY_LEN(missile_ja) ? missile_ja[ev->missile_phase] : "国民保護情報",
-                              prefs);
+        what = event_var(ev, "event.missile");
+        break;
     case ANPI_EV_OVERSEAS:
         return anpi_xasprintf("%s%s %s", drill, country_ja(ev), ev->title ? ev->title : "");
     case ANPI_EV_EEW:
         return anpi_xasprintf("%s緊急地震速報 %s 最大予測%s", drill,
                               ev->hypocenter && *ev->hypocenter ? ev->hypocenter : "",
                               anpi_intensity_label_ja(ev->max_intensity));
-    default:
-        break;
+    default: {
+        const char *label = anpi_intensity_label_ja(ev->max_intensity);
+        if (ev->hypocenter && *ev->hypocenter)
+            return anpi_xasprintf("%s%sの地震 最大%s", drill, ev->hypocenter, label);
+        return anpi_xasprintf("%s%s 最大%s", drill, ev->title ? ev->title : "地震", label);
     }
-    const char *label = anpi_intensity_label_ja(ev->max_intensity);
-    if (ev->hypocenter && *ev->hypocenter)
-        return anpi_xasprintf("%s%sの地震 最大%s", drill, ev->hypocenter, label);
-    return anpi_xasprintf("%s%s 最大%s", drill, ev->title ? ev->title : "地震", label);
+    }
+    anpi_prefset_format(p, prefs, sizeof(prefs));
+    t = anpi_xasprintf("%s%s %s", drill, what && *what ? what : (ev->title ? ev->title : ""), prefs);
+    free(what);
+    return t;
 }
 
 /* The countries an overseas event names, as a PostgreSQL text[] literal. */
