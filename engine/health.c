@@ -145,8 +145,12 @@ send_alarm(struct anpi_engine *e, struct anpi_feed_health *h, int64_t now)
 {
     char dedupe[96], subject[160], when[64];
     snprintf(dedupe, sizeof(dedupe), "stale:%s:%lld", h->source, (long long)(last_good(h) / 1000));
-    snprintf(subject, sizeof(subject), "【anpi】フィード %s が %lld 分間 更新されていません", h->source,
-             (long long)((now - last_good(h)) / 60000));
+    long long silent = (long long)((now - last_good(h)) / 1000);
+    if (silent < 120)
+        snprintf(subject, sizeof(subject), "【anpi】フィード %s が %lld 秒間 更新されていません", h->source, silent);
+    else
+        snprintf(subject, sizeof(subject), "【anpi】フィード %s が %lld 分間 更新されていません", h->source,
+                 silent / 60);
     anpi_format_jst(last_good(h) / 1000, when, sizeof(when));
     char *body = anpi_xasprintf("フィード %s から %s 以降、正常な取得・受信がありません。\n"
                                 "最後のエラー: %s\n\n受信経路（URL、受信機、中継）を確認してください。\n"

@@ -36,6 +36,7 @@
 #define INGEST_LOCK "7001"
 #define MAX_ACTIONS 64
 #define MAX_PARAMS 20
+#define FUTURE_TOLERANCE_S 3600
 
 struct action {
     char *sql;
@@ -964,6 +965,25 @@ anpi_ingest(struct anpi_engine *e, const char *source, const char *url, const ch
     }
     for (size_t i = 0; replay && i < evs.n; i++)
         shift_times(evs.ev[i]);
+    /* a report "issued" far ahead of our clock is a broken feed or a broken
+     * clock; either way nobody should be mailed on its strength */
+    int64_t now = anpi_now_ms() / 1000;
+    for (size_t i = 0; i < evs.n; i++) {
+        if (evs.ev[i]->issued_at > now + FUTURE_TOLERANCE_S) {
+            char when[64], msg[320];
+            anpi_format_jst(evs.ev[i]->issued_at, when, sizeof(when));
+            snprintf(msg, sizeof(msg), "document from the future: %s is issued %s JST, more than %d minutes "
+                     "ahead of this server's clock (check the feed and the clock)",
+                     evs.ev[i]->doc_id ? evs.ev[i]->doc_id : "report", when, FUTURE_TOLERANCE_S / 60);
+            anpi_warn(ANPI_LG_FEED, "%s", msg);
+            anpi_feed_health_error(e, source, msg);
+            anpi_event_list_free(&evs);
+            r.error = msg;
+            e->m.documents_rejected++;
+            cb(arg, &r);
+            return;
+        }
+    }
     anpi_feed_health_document(e, source);
     struct ingest_job *j = anpi_xcalloc(1, sizeof(*j));
     j->e = e;

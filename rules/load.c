@@ -1420,7 +1420,7 @@ parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_r
     r->approver_group = anpi_xstrdup("duty-officers");
     r->approval_timeout_s = 15 * 60;
     r->on_timeout = ANPI_TIMEOUT_HOLD;
-    r->expiry_s = 6 * 3600;
+    r->expiry_s = 0;             /* 0: the config's incidents.expiry */
     r->schedule_at_min = -1;
 
     if (!check_map(L, n, path, keys))

@@ -51,7 +51,7 @@ struct anpi_rule {
     char *approver_group;              /* directory group whose members are asked; default "duty-officers" */
     int64_t approval_timeout_s;        /* default 15m */
     enum anpi_on_timeout on_timeout;   char *escalate_group;
-    int64_t expiry_s;                  /* incident expiry: default 6h; nothing older is mailed */
+    int64_t expiry_s;                  /* incident expiry; 0 = the config's incidents.expiry (default 6h) */
     /* audience */
     bool audience_affected_regions;    /* regions: affected_prefectures */
     anpi_prefset audience_prefs;       /* regions: [codes] */

@@ -12,9 +12,11 @@
  *               "#<n>" appended for the n-th <info> when n > 1
  *   status      Actual -> ACTUAL, Exercise -> EXERCISE,
  *               Test / System / Draft -> TEST (never reaches real rules)
- *   info_type   msgType Alert -> ISSUE, Update -> CORRECTION (an update of
- *               the same launch), Cancel -> CANCEL; Ack and Error carry no
- *               alert: 0 events
+ *   info_type   msgType Alert -> ISSUE, Update -> ISSUE (the next report on
+ *               the same launch: a new phase such as 落下 or 解除 is news, not
+ *               a correction of the earlier text; event_key joins it to the
+ *               launch), Cancel -> CANCEL; Ack and Error carry no alert:
+ *               0 events
  *   event_key   the identifier of the first <references> entry (the launch
  *               this message belongs to); a first Alert's own identifier
  *   issued_at, created_at  sent;  occurred_at  info/onset, else effective;
@@ -505,7 +507,7 @@ read_head(const xmlNode *alert, struct head *h, int *skip, char *err, size_t err
     if (strcmp(mt, "Alert") == 0)
         h->info_type = ANPI_IT_ISSUE;
     else if (strcmp(mt, "Update") == 0)
-        h->info_type = ANPI_IT_CORRECTION;
+        h->info_type = ANPI_IT_ISSUE;
     else if (strcmp(mt, "Cancel") == 0)
         h->info_type = ANPI_IT_CANCEL;
     else if (strcmp(mt, "Ack") == 0 || strcmp(mt, "Error") == 0)

@@ -458,8 +458,255 @@ def phase_timers(tmp):
         anpid.stop()
 
 
+CAP_LAUNCH = """<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>E2E-MISSILE-{ident}</identifier>
+  <sender>e2e-test@example.jp</sender>
+  <sent>{sent}</sent>
+  <status>Actual</status>
+  <msgType>{msgtype}</msgType>
+  <scope>Public</scope>{refs}
+  <info>
+    <language>ja-JP</language>
+    <category>Security</category>
+    <event>{event}</event>
+    <urgency>Immediate</urgency>
+    <severity>Extreme</severity>
+    <certainty>Likely</certainty>
+    <description>試験用の文書です（anpi の試験で作成）。</description>{area}
+  </info>
+</alert>
+"""
+CAP_AREA = """
+    <area>
+      <areaDesc>沖縄県</areaDesc>
+      <geocode><valueName>JIS X 0401</valueName><value>47</value></geocode>
+    </area>"""
+
+
+def cap_doc(ident, event, msgtype="Alert", refs="", area=True):
+    sent = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    r = ("\n  <references>e2e-test@example.jp,E2E-MISSILE-%s,%s</references>" % (refs, sent)) if refs else ""
+    return CAP_LAUNCH.format(ident=ident, sent=sent, msgtype=msgtype, refs=r, event=event,
+                             area=CAP_AREA if area else "").encode()
+
+
+class FeedServer:
+    """A local HTTP server posing as the feed sites; counts requests per path."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.files = {}
+        self.hits = {}
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
+                body = outer.files.get(self.path)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+
+
+def phase_sources(tmp):
+    """Every source: JMA polled from a feed and pushed (tsunami), CAP missile
+    alerts, QZSS, MOFA polled, travellers, two incidents at once, an
+    exercise opt-in rule, a scheduled drill, and a stale feed's alarm."""
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600))
+    csv = PEOPLE_CSV + ("B1,試験 両方,,both@example.jp,04;47,本省/総務課\n"
+                        "O1,試験 海外担当,,overseas@example.jp,13,overseas-admins\n"
+                        "T1,試験 渡航者,,traveller@example.jp,13,本省/人事課\n"
+                        "A1,試験 管理者,,admin@example.jp,13,admins\n"
+                        "R1,試験 訓練担当,,drill@example.jp,13,drill-recipients\n")
+    feeds = FeedServer()
+    try:
+        suruga = sorted(glob.glob(os.path.join(OFFICIAL, "32-35_07_0[1-3]*")))
+        entries = []
+        for p in suruga:
+            name = os.path.basename(p)
+            feeds.files["/data/" + name] = read(p)
+            entries.append('<entry><title>e2e</title><id>{b}/data/{n}</id><updated>2024-01-01T00:00:00Z</updated>'
+                           '<link type="application/xml" href="{b}/data/{n}"/></entry>'.format(b=feeds.base, n=name))
+        feeds.files["/eqvol.xml"] = ('<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                                     '<title>e2e</title><updated>2024-01-01T00:00:00Z</updated><id>e2e</id>'
+                                     + "".join(entries) + "</feed>").encode()
+        mofa = glob.glob(os.path.join(SHARED, "corpus", "overseas", "mofa-newarrivalL", "603bcc6b1e*", "latest.xml"))
+        check(mofa, "corpus: the MOFA snapshot with Iran at level 4 is readable")
+        gdacs = os.path.join(SHARED, "corpus", "overseas", "gdacs", "gdacs-rss-7d.xml")
+        feeds.files["/xml/rss_7d.xml"] = read(gdacs)
+
+        rules_dir = os.path.join(tmp, "rules")
+        os.makedirs(os.path.join(rules_dir, "templates"))
+        src = os.path.join(SRC, "tests", "integration", "rules", "sources")
+        hhmm = time.strftime("%H:%M", time.gmtime(time.time() + 9 * 3600))
+        with open(os.path.join(src, "sources.yaml.in"), encoding="utf-8") as f:
+            text = f.read().replace("{{HH:MM}}", hhmm)
+        with open(os.path.join(rules_dir, "sources.yaml"), "w", encoding="utf-8") as f:
+            f.write(text)
+        for t in glob.glob(os.path.join(src, "templates", "*")):
+            with open(t, "rb") as fi, open(os.path.join(rules_dir, "templates", os.path.basename(t)), "wb") as fo:
+                fo.write(fi.read())
+
+        with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
+            csv_path = os.path.join(tmp, "people.csv")
+            with open(csv_path, "w", encoding="utf-8") as f:
+                f.write(csv)
+            cfg = harness.base_config(
+                pg, sink, directory={"import": csv_path},
+                rules={"paths": [os.path.join(SRC, "rules", "packs"), rules_dir]},
+                feeds={"jma": {"url": feeds.base + "/eqvol.xml", "interval": "10s"},
+                       "gdacs": {"url": feeds.base + "/xml/rss_7d.xml", "interval": "10s"},
+                       "eew": {"stale_after": "10s"},
+                       "alarm_group": "admins"})
+            cfg["log"] = {"level": "info"}
+            started = time.time()
+            anpid = harness.Anpid(BUILD, cfg, os.path.join(tmp, "d"))
+            api = anpid.api
+
+            # the scheduled drill fires on the first housekeeping tick
+            drill = harness.wait_for(lambda: [m for r, m in sink.messages() if "drill@example.jp" in r
+                                              and "定期訓練" in str(m["subject"])], 20, what="scheduled drill")
+            check(drill and "訓練" in str(drill[0]["subject"])
+                  and "これは訓練です" in drill[0].get_body(("plain",)).get_content(),
+                  "the scheduled drill mail arrives, marked as a drill", [str(m["subject"]) for m in drill])
+
+            # JMA polled: each document fetched once, ever
+            def polled():
+                return [i for i in incidents(api) if i["key"].endswith("20090811050711")]
+            inc = harness.wait_for(polled, 20, what="incident from the polled JMA feed")
+            harness.wait_for(lambda: feeds.hits.get("/eqvol.xml", 0) >= 2, 25, what="a second poll")
+            docs = [k for k in feeds.hits if k.startswith("/data/")]
+            check(len(docs) == len(suruga) and all(feeds.hits[k] == 1 for k in docs),
+                  "every document of the polled feed was fetched exactly once", feeds.hits)
+            check(inc[0]["status"] == "expired", "the 2009 reports (not replayed) are stale: shown, not mailed",
+                  inc[0]["status"])
+
+            # tsunami information (real 2022-09-18 advisory for 宮古島・八重山, then lifted), pushed
+            ts = sorted(glob.glob(os.path.join(SHARED, "corpus", "jma", "real", "*", "20220918*_VTSE41.xml")))
+            check(len(ts) >= 2, "corpus: the 2022-09-18 tsunami sequence is readable", ts)
+            s, j = push(api, ts[0])
+            settle(anpid, sink)
+            info = [m for r, m in sink.messages() if "info@example.jp" in r and "津波" in str(m["subject"])]
+            check(s == 202 and len(info) == 1, "a tsunami advisory mails the information recipients at once",
+                  (s, [str(m["subject"]) for r, m in sink.messages()]))
+            push(api, ts[1])
+            settle(anpid, sink)
+            info2 = [m for r, m in sink.messages() if "info@example.jp" in r and "津波" in str(m["subject"])]
+            check(len(info2) == 1, "lifting the advisory is below the rule's threshold: nothing new", len(info2))
+
+            # a missile launch (CAP) and a quake: two incidents at once
+            s, j = api.post("/api/v1/feeds/cap/documents", body=cap_doc("1", "ミサイル発射"),
+                            content_type="application/xml")
+            s2, _ = push(api, os.path.join(OFFICIAL, "32-39_11_05_240613_VXSE53.xml"))
+            open_now = [i for i in incidents(api) if i["status"] == "pending_approval"]
+            types = sorted(i["type"] for i in open_now)
+            check(s == 202 and s2 == 202 and types == ["earthquake", "missile"],
+                  "a missile alert and a quake are open at once, each with its own approval",
+                  (s, j, [(i["type"], i["status"]) for i in incidents(api)]))
+            for i in open_now:
+                api.post("/api/v1/incidents/%d/approve" % i["id"], body=b"{}", content_type="application/json")
+            settle(anpid, sink)
+            got = safety_mails(sink)
+            check(got.get("both@example.jp") == 2, "a person in both areas is asked in both incidents", got)
+            check(got.get("okinawa@example.jp") == 1 and "hokkaido@example.jp" not in got,
+                  "the missile check reached the target prefecture only", got)
+            missile_info = [m for r, m in sink.messages() if "info@example.jp" in r and "国民保護" in str(m["subject"])]
+            check(len(missile_info) == 1, "missile information went to the information recipients",
+                  [str(m["subject"]) for r, m in sink.messages() if "info@example.jp" in r])
+
+            before = safety_mails(sink)
+            s, j = api.post("/api/v1/feeds/cap/documents",
+                            body=cap_doc("2", "ミサイル情報の解除（飛来しない）", msgtype="Update", refs="1"),
+                            content_type="application/xml")
+            settle(anpid, sink)
+            missile_info = [m for r, m in sink.messages() if "info@example.jp" in r and "国民保護" in str(m["subject"])]
+            check(s == 202 and len(missile_info) == 2 and safety_mails(sink) == before,
+                  "the all-clear is sent as information; nobody is asked again",
+                  (s, j, len(missile_info)))
+            s, j = api.post("/api/v1/feeds/cap/documents", body=cap_doc("3", "ミサイル発射", area=False),
+                            content_type="application/xml")
+            check(s == 400 and "area" in j.get("error", ""), "a CAP alert with no area is refused with a message", j)
+
+            # QZSS: the real broadcasts are tests, they never reach an actual rule
+            log = os.path.join(SHARED, "corpus", "missile", "qzss-dcx", "qzqsm_dcx_240604.log")
+            n_inc = len(incidents(api))
+            s, j = api.post("/api/v1/feeds/qzss/documents", body=read(log), content_type="text/plain")
+            check(s == 202 and len(incidents(api)) == n_inc, "the QZSS test broadcasts open no incident",
+                  (s, len(incidents(api))))
+
+            # overseas: travellers; the MOFA snapshot is from January, so it is
+            # pushed as a replay (times moved to now)
+            trip = "person_id,country,from,to\nT1,IR,%s,%s\n" % (today, today)
+            s, j = api.post("/api/v1/travellers/import", body=trip.encode(), content_type="text/csv")
+            check(s == 200, "the traveller registry imports", j)
+            s, j = api.post("/api/v1/travellers/import", body=b"person_id,country,from,to\nNOBODY,IR,2026-01-01,2026-01-02\n",
+                            content_type="text/csv")
+            check(s == 400, "a trip for an unknown person is refused", j)
+            s, j = api.post("/api/v1/feeds/mofa/documents?replay=1", body=read(mofa[0]),
+                            content_type="application/xml")
+            ov = [i for i in incidents(api) if i["type"] == "overseas"]
+            check(s == 202 and ov, "the MOFA snapshot is stored and opens an overseas incident", (s, ov))
+            settle(anpid, sink)
+            trav = [m for r, m in sink.messages() if "traveller@example.jp" in r]
+            check(any("イラン" in str(m["subject"]) or "イラン" in m.get_body(("plain",)).get_content() for m in trav),
+                  "the traveller in Iran got the risk information", [str(m["subject"]) for m in trav])
+            check(all(i["status"] == "pending_approval" for i in ov), "the overseas safety check waits for approval",
+                  [(i["title"], i["status"]) for i in ov])
+            before = safety_mails(sink)
+            for i in ov:
+                api.post("/api/v1/incidents/%d/approve" % i["id"], body=b"{}", content_type="application/json")
+            settle(anpid, sink)
+            after = safety_mails(sink)
+            new = {a: n - before.get(a, 0) for a, n in after.items() if n > before.get(a, 0)}
+            check(new == {"traveller@example.jp": 1}, "the overseas safety check went to the traveller only", new)
+
+            # an exercise document reaches only the rule that opts in, marked as a drill
+            s, j = push(api, os.path.join(OFFICIAL, "32-35_01_03_240613_VXSE53.xml"))
+            settle(anpid, sink)
+            ex = [m for r, m in sink.messages() if "drill@example.jp" in r and "訓練通知" in str(m["subject"])]
+            check(len(ex) == 1 and str(ex[0]["subject"]).startswith("【訓練】"),
+                  "an exercise reaches the opted-in rule, marked as a drill in the subject",
+                  [str(m["subject"]) for r, m in sink.messages() if "drill@example.jp" in r])
+
+            # feed health, and the stale push-only feed's alarm
+            wait = max(0, 30 - (time.time() - started))
+            alarm = harness.wait_for(lambda: [m for r, m in sink.messages() if "admin@example.jp" in r
+                                              and "フィード" in str(m["subject"])],
+                                     wait + 20, what="stale feed alarm")
+            check(alarm and "eew" in str(alarm[0]["subject"]), "a silent feed mails the alarm group",
+                  [str(m["subject"]) for m in alarm])
+            s, h = api.get("/api/v1/feeds")
+            byname = {f["source"]: f for f in h.get("feeds", [])}
+            check(s == 200 and byname.get("jma", {}).get("documents", 0) >= len(suruga)
+                  and byname.get("jma", {}).get("last_success") and byname.get("eew", {}).get("stale") is True
+                  and byname.get("cap", {}).get("errors", 0) >= 1 and byname.get("gdacs", {}).get("polled")
+                  and byname.get("gdacs", {}).get("documents", 0) >= 1,
+                  "feed health shows each source's last success, documents, errors and staleness", h)
+            anpid.stop()
+    finally:
+        feeds.stop()
+
+
 def main():
-    phases = [phase_shipped_pack, phase_aftershocks, phase_timers]
+    phases = [phase_shipped_pack, phase_aftershocks, phase_timers, phase_sources]
     for ph in phases:
         with tempfile.TemporaryDirectory(prefix="anpi-e2e-") as tmp:
             os.chmod(tmp, 0o755)

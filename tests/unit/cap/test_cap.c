@@ -217,7 +217,7 @@ test_update_and_cancel(void **state)
     const char *refs = SENDER ",J-2031-0001,2031-05-12T07:02:10+09:00 "
                        SENDER ",J-2031-0005,2031-05-12T07:05:00+09:00";
     struct anpi_event *up = one("J-2031-0006", "Actual", "Update", refs, "ミサイル落下", "01");
-    assert_int_equal(up->info_type, ANPI_IT_CORRECTION);
+    assert_int_equal(up->info_type, ANPI_IT_ISSUE);   /* a follow-up phase is news */
     assert_string_equal(up->event_key, "J-2031-0001");    /* the launch it belongs to */
     assert_int_equal(up->missile_phase, ANPI_MS_IMPACT);
     anpi_event_free(up);
