@@ -301,6 +301,7 @@ enum kind {
     K_PATH,         /* char *, relative to the config file's directory */
     K_PATH_LIST,    /* char ** + size_t: a string or a list of strings */
     K_URL_LIST,     /* char ** + size_t: http(s) URLs */
+    K_DOMAIN_LIST,  /* char ** + size_t: mail domains (LDH labels, lower-cased) */
     K_URL,          /* char *, http(s), no trailing '/' */
     K_HOSTPORT,     /* char *, "host:port" or "[v6]:port" */
     K_HOSTNAME,     /* char *, LDH labels */
@@ -367,6 +368,8 @@ static const struct directive d_relay[] = {
 static const struct directive d_smtp[] = {
     { "relays", K_RELAYS, CF(relays), CF(nrelays), 0, 0, 0, d_relay, NULL },
     { "from", K_ADDR, CF(smtp_from), 0, 0, 0, 0, NULL, NULL },
+    { "from_hr", K_ADDR, CF(smtp_from_hr), 0, 0, 0, 0, NULL, NULL },
+    { "iso2022jp_domains", K_DOMAIN_LIST, CF(iso2022jp_domains), CF(niso2022jp_domains), 0, 0, 0, NULL, NULL },
     { "helo", K_HOSTNAME, CF(smtp_helo), 0, 0, 0, 0, NULL, NULL },
     { "timeout", K_DUR_INT, CF(smtp_timeout_s), 0, 1, 3600, 0, NULL, NULL },
     { "connections", K_INT, CF(smtp_connections), 0, 1, 100, 0, NULL, NULL },
@@ -456,6 +459,11 @@ static const struct directive d_incidents[] = {
     END,
 };
 
+static const struct directive d_inbound[] = {
+    { "lmtp", K_HOSTPORT, CF(inbound_lmtp), 0, 0, 0, 0, NULL, NULL },
+    END,
+};
+
 static const struct directive d_log[] = {
     { "level", K_LOGLEVEL, CF(log_level), 0, 0, 0, 0, NULL, NULL },
     END,
@@ -466,6 +474,7 @@ static const struct directive d_root[] = {
     { "listen", K_SECTION, 0, 0, 0, 0, 0, d_listen, NULL },
     { "public_url", K_URL, CF(public_url), 0, 0, 0, D_REQUIRED, NULL, NULL },
     { "smtp", K_SECTION, 0, 0, 0, 0, 0, d_smtp, NULL },
+    { "inbound", K_SECTION, 0, 0, 0, 0, 0, d_inbound, NULL },
     { "rules", K_SECTION, 0, 0, 0, 0, 0, d_rules, NULL },
     { "directory", K_SECTION, 0, 0, 0, 0, 0, d_directory, NULL },
     { "feeds", K_SECTION, 0, 0, 0, 0, 0, d_feeds, NULL },
@@ -746,6 +755,16 @@ set_string_list(struct cctx *c, const struct directive *d, const struct node *n,
                 why = "must not be empty";
             else if (d->kind == K_URL_LIST)
                 why = url_problem(v, false);
+            else if (d->kind == K_DOMAIN_LIST) {
+                for (char *q = v; *q; q++)
+                    if (*q >= 'A' && *q <= 'Z')
+                        *q = (char)(*q - 'A' + 'a');
+                for (const char *q = v; *q && !why; q++)
+                    if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '.'))
+                        why = "expected a mail domain like docomo.ne.jp";
+                if (!why && (!strchr(v, '.') || v[0] == '.' || v[0] == '-' || strlen(v) > 253))
+                    why = "expected a mail domain like docomo.ne.jp";
+            }
             if (why) {
                 char q[CONF_SHOWN * 2];
                 cerr(c, it->line, it->col, ipath, "%s, got \"%s\"", why,
@@ -973,7 +992,7 @@ set_value(struct cctx *c, const struct directive *d, const struct node *n, void 
         set_feed(c, d, n, base, path);
         return;
     }
-    if (d->kind == K_PATH_LIST || d->kind == K_URL_LIST) {
+    if (d->kind == K_PATH_LIST || d->kind == K_URL_LIST || d->kind == K_DOMAIN_LIST) {
         set_string_list(c, d, n, base, path);
         return;
     }
@@ -1311,6 +1330,9 @@ anpi_config_free(struct anpi_config *c)
     }
     free(c->relays);
     free(c->smtp_from);
+    free(c->smtp_from_hr);
+    free_list(c->iso2022jp_domains, c->niso2022jp_domains);
+    free(c->inbound_lmtp);
     free(c->smtp_helo);
     free_list(c->rule_paths, c->nrule_paths);
     free(c->packs_dir);

@@ -21,6 +21,18 @@ struct anpi_relay_conf {
     char *username, *password;      /* optional AUTH (only over TLS) */
 };
 
+/* smtp.limits: one entry per destination; the first whose match fits the
+ * recipient domain wins (a domain covers its subdomains, "*" every domain).
+ * Domains no entry matches get the built-in carrier profiles
+ * (channels/limits.h). */
+struct anpi_smtp_limit {
+    char *match;                    /* "docomo.ne.jp" or "*" */
+    int connections;                /* 0 = the pool default */
+    double rate;                    /* messages per second, 0 = no limit */
+    int burst;                      /* bucket size, default 1 */
+    int messages_per_connection;    /* 0 = no limit */
+};
+
 /* One configured feed source (feeds.jma, feeds.cap, feeds.mofa, feeds.gdacs,
  * feeds.qzss, feeds.eew).  An entry exists only for a section present in the
  * file; fields a source does not use stay 0/NULL. */
@@ -62,10 +74,16 @@ struct anpi_config {
 
     struct anpi_relay_conf *relays; /* smtp.relays */
     size_t nrelays;
-    char *smtp_from;                /* smtp.from (required when relays or outbox are set) */
+    char *smtp_from;                /* smtp.from (required when relays or outbox are set): safety mail */
+    char *smtp_from_hr;             /* smtp.from_hr: HR mail's sender (separate from safety mail) */
+    char **iso2022jp_domains;       /* smtp.iso2022jp_domains: recipients' domains that get ISO-2022-JP */
+    size_t niso2022jp_domains;
+    char *inbound_lmtp;             /* inbound.lmtp "host:port": bounces and mail replies, or NULL */
     char *smtp_helo;                /* smtp.helo, default "localhost" */
     int smtp_timeout_s;             /* smtp.timeout, default 60 (per command) */
     int smtp_connections;           /* smtp.connections, default 4 (per relay) */
+    struct anpi_smtp_limit *smtp_limits; /* smtp.limits, in file order */
+    size_t nsmtp_limits;
 
     char **rule_paths;              /* rules.paths; NULL/0 = the shipped packs */
     size_t nrule_paths;

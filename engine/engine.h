@@ -19,6 +19,8 @@ struct anpi_http_server;
 struct anpi_poller;
 struct anpi_docpoll;
 struct anpi_linereader;
+struct anpi_dkim_key;
+struct anpi_lmtp;
 
 struct anpi_metrics {
     uint64_t documents_received, documents_duplicate, documents_rejected;
@@ -55,6 +57,9 @@ struct anpi_engine {
     char node_id[96];              /* lease owner name: host:pid:start */
     unsigned char link_key[32];    /* HMAC key for reply/approval links (shared via the database) */
     char mail_domain[256];         /* right-hand side of Message-IDs */
+    struct anpi_lmtp *lmtp;        /* inbound.lmtp listener, or NULL */
+    struct anpi_dkim_key **dkim;   /* signing keys (dkim: in the config), or NULL */
+    size_t ndkim;
 
     uv_timer_t tick_timer;         /* housekeeping: expiry, approval timeouts, resends */
     uv_timer_t dispatch_timer;     /* claims due deliveries */
@@ -124,6 +129,10 @@ struct anpi_render_in {
 /* Renders subject and body (text).  Returns 0 or ANPI_EPARSE (bad vars). */
 int anpi_render(const struct anpi_engine *e, const struct anpi_render_in *in, char **subject,
                 char **body);
+
+/* --- inbound.c: bounces and mail replies (inbound.lmtp) ------------------- */
+int anpi_inbound_start(struct anpi_engine *e, char *err, size_t errlen);
+void anpi_inbound_stop(struct anpi_engine *e);
 
 /* --- api.c: HTTP endpoints ----------------------------------------------- */
 int anpi_api_start(struct anpi_engine *e, char *err, size_t errlen);

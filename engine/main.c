@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
+#include "channels/dkim.h"
 #include "channels/smtp.h"
 #include "engine/anpi.h"
 #include "engine/config.h"
@@ -264,6 +265,7 @@ on_signal(uv_signal_t *s, int signum)
     anpi_info(ANPI_LG_MAIN, "signal %d: shutting down", signum);
     anpi_dispatch_stop(e);
     anpi_feed_health_stop(e);
+    anpi_inbound_stop(e);
     stop_feeds(e);
     if (e->pub)
         anpi_http_server_close(e->pub, NULL, NULL);
@@ -368,6 +370,21 @@ main(int argc, char **argv)
     } else if (!cfg->outbox_dir) {
         anpi_warn(ANPI_LG_MAIN, "no smtp.relays and no outbox.dir: mail stays queued");
     }
+    for (size_t i = 0; i < cfg->ndkim; i++) {
+        struct anpi_dkim_key *k = anpi_dkim_key_load(cfg->dkim[i].key_file, cfg->dkim[i].algorithm,
+                                                     cfg->dkim[i].domain, cfg->dkim[i].selector, err,
+                                                     sizeof(err));
+        if (!k) {
+            anpi_error(ANPI_LG_MAIN, "dkim[%zu]: %s", i, err);
+            return 1;
+        }
+        e->dkim = anpi_xrealloc(e->dkim, (e->ndkim + 1) * sizeof(*e->dkim));
+        e->dkim[e->ndkim++] = k;
+    }
+    if (anpi_inbound_start(e, err, sizeof(err)) != ANPI_OK) {
+        anpi_error(ANPI_LG_MAIN, "inbound.lmtp: %s", err);
+        return 1;
+    }
     if (anpi_api_start(e, err, sizeof(err)) != ANPI_OK) {
         anpi_error(ANPI_LG_MAIN, "http: %s", err);
         return 1;
@@ -386,6 +403,9 @@ main(int argc, char **argv)
     uv_run(e->loop, UV_RUN_DEFAULT);
     anpi_info(ANPI_LG_MAIN, "stopped");
     uv_loop_close(e->loop);
+    for (size_t i = 0; i < e->ndkim; i++)
+        anpi_dkim_key_free(e->dkim[i]);
+    free(e->dkim);
     anpi_ruleset_free(rules);
     anpi_config_free(cfg);
     return 0;

@@ -6,6 +6,8 @@ Everything real: a private PostgreSQL 15 cluster, smtp-sink, anpid as built.
 The expected audience is computed here, independently of anpi's parser,
 from the documents themselves (xml.etree).  Prints TAP."""
 
+import email
+import email.policy
 import glob
 import os
 import re
@@ -705,8 +707,132 @@ def phase_sources(tmp):
         feeds.stop()
 
 
+def phase_mail(tmp):
+    """What a mail engineer checks on the wire: DKIM (RSA and Ed25519)
+    verified by python3-dkim, ISO-2022-JP for the configured domains, the
+    VERP envelope sender, and bounces and mail replies arriving through the
+    inbound LMTP listener."""
+    import base64
+    import smtplib
+    import subprocess
+    try:
+        import dkim
+    except ImportError:
+        check(False, "python3-dkim is installed (Debian package python3-dkim)")
+        return
+    keys = {}
+    for alg, args in (("rsa-sha256", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+                      ("ed25519-sha256", ["genpkey", "-algorithm", "ED25519"])):
+        path = os.path.join(tmp, alg + ".pem")
+        subprocess.run(["openssl"] + args + ["-out", path], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        if alg.startswith("ed25519"):
+            txt = b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
+        else:
+            txt = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+        keys[alg] = (path, txt)
+    dns = {b"rsa1._domainkey.example.jp.": keys["rsa-sha256"][1],
+           b"ed1._domainkey.example.jp.": keys["ed25519-sha256"][1]}
+
+    csv = ("id,name,kana,emails,regions,groups\n"
+           "D1,試験 当直,,duty1@example.jp,13,duty-officers\n"
+           "M1,試験 携帯,,taro@mobile.example.jp,22,本省\n"
+           "M2,試験 花子,,hanako@example.jp,22,本省\n"
+           "M3,試験 次郎,,jiro@example.jp,22,本省\n")
+    with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
+        csv_path = os.path.join(tmp, "people.csv")
+        with open(csv_path, "w", encoding="utf-8") as f:
+            f.write(csv)
+        lmtp_port = harness.free_port()
+        cfg = harness.base_config(pg, sink, directory={"import": csv_path},
+                                  inbound={"lmtp": "127.0.0.1:%d" % lmtp_port},
+                                  dkim=[{"domain": "example.jp", "selector": "rsa1", "key": keys["rsa-sha256"][0],
+                                         "algorithm": "rsa-sha256"},
+                                        {"domain": "example.jp", "selector": "ed1",
+                                         "key": keys["ed25519-sha256"][0], "algorithm": "ed25519-sha256"}])
+        cfg["smtp"]["iso2022jp_domains"] = ["mobile.example.jp"]
+        cfg["log"] = {"level": "info"}
+        anpid = harness.Anpid(BUILD, cfg, os.path.join(tmp, "e"))
+        api = anpid.api
+        push(api, os.path.join(OFFICIAL, "32-35_07_01_100915_VXSE51.xml"))
+        iid = incidents(api)[0]["id"]
+        s, j = api.post("/api/v1/incidents/%d/approve" % iid, body=b"{}", content_type="application/json")
+        bid = j.get("broadcast_id")
+        settle(anpid, sink)
+        raws = {}
+        for path in sink.files():
+            with open(path, "rb") as f:
+                raw = f.read()
+            # smtp-sink prepends its own X-* lines and a Received header: drop them to get
+            # the message exactly as anpi signed it
+            body = raw.split(b"\n", 0)[0]
+            lines = raw.split(b"\n")
+            k = 0
+            while k < len(lines) and (lines[k].startswith(b"X-") or lines[k].startswith(b"Received:")
+                                      or lines[k].startswith(b"\t") or lines[k].startswith(b" ")):
+                k += 1
+            msg = b"\n".join(lines[k:]).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            env = re.search(rb"X-Mail-Args: <([^>]*)>", raw)
+            rc = re.search(rb"X-Rcpt-Args: <([^>]*)>", raw)
+            raws[rc.group(1).decode()] = (msg, env.group(1).decode() if env else "")
+        safety = {a: v for a, v in raws.items() if a.endswith("example.jp") and a != "duty1@example.jp"}
+        check(set(safety) == {"taro@mobile.example.jp", "hanako@example.jp", "jiro@example.jp"},
+              "the three people in 静岡県 got their mail", sorted(raws))
+        ok_all = True
+        for a, (msg, env) in safety.items():
+            v = dkim.verify(msg, dnsfunc=lambda name, timeout=5: dns.get(name))
+            sigs = msg.count(b"DKIM-Signature:")
+            ok_all &= v and sigs == 2
+        check(ok_all, "every message carries two DKIM signatures (RSA, Ed25519) that python3-dkim verifies")
+        msg, env = safety["hanako@example.jp"]
+        tampered = msg.replace("試験".encode(), "改竄".encode()) if "試験".encode() in msg else msg.replace(b"Subject:", b"Subject: x")
+        check(not dkim.verify(tampered, dnsfunc=lambda name, timeout=5: dns.get(name)),
+              "a changed message fails verification")
+        jis = email.message_from_bytes(safety["taro@mobile.example.jp"][0], policy=email.policy.default)
+        check(jis.get_content_charset() == "iso-2022-jp" and "/r/" in jis.get_content()
+              and "試験 携帯" in jis.get_content(),
+              "the mobile domain gets ISO-2022-JP that decodes to the same text", jis.get_content_charset())
+        utf = email.message_from_bytes(msg, policy=email.policy.default)
+        check(utf.get_content_charset() == "utf-8", "other domains get UTF-8", utf.get_content_charset())
+        check(re.match(r"anpi\+d\d+\.[0-9a-f]{8}@example\.jp$", env) is not None,
+              "the envelope sender names the delivery (VERP)", env)
+
+        # a hard bounce for jiro, through LMTP to the VERP address
+        jiro_env = safety["jiro@example.jp"][1]
+        dsn = ("From: MAILER-DAEMON@example.jp\r\nTo: %s\r\nSubject: Undelivered Mail\r\n"
+               "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n"
+               "--b1\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+               "--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.jp\r\n\r\n"
+               "Final-Recipient: rfc822; jiro@example.jp\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+               "Diagnostic-Code: smtp; 550 5.1.1 <jiro@example.jp>: user unknown\r\n\r\n--b1--\r\n") % jiro_env
+        with smtplib.LMTP("127.0.0.1", lmtp_port, timeout=10) as l:
+            l.sendmail("", [jiro_env], dsn.encode())
+        def bounced():
+            s, b = api.get("/api/v1/broadcasts/%d" % bid)
+            return b["deliveries"]["bounced"] == 1 and b
+        b = harness.wait_for(bounced, 10, what="bounce recorded")
+        check(b and b["deliveries"]["bounced"] == 1, "a DSN through LMTP marks the delivery bounced", b)
+        status = pg.psql("SELECT status || '/' || hard_bounces FROM person_addresses WHERE address = 'jiro@example.jp'")
+        check(status == "bouncing/1", "the address is marked bouncing (invalid after a second hard bounce)", status)
+
+        # a mail reply: hanako answers "1" from a phone that cannot open links
+        mid = utf["Message-ID"]
+        reply = ("From: hanako@example.jp\r\nTo: anpi@example.jp\r\nSubject: Re: 安否確認\r\n"
+                 "In-Reply-To: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                 "Content-Transfer-Encoding: 8bit\r\n\r\n１\r\n\r\n> 元のメール\r\n") % mid
+        with smtplib.LMTP("127.0.0.1", lmtp_port, timeout=10) as l:
+            l.sendmail("hanako@example.jp", ["anpi@example.jp"], reply.encode())
+        def answered():
+            s, b = api.get("/api/v1/broadcasts/%d" % bid)
+            return b["answered"] == 1 and b
+        b = harness.wait_for(answered, 10, what="mail reply recorded")
+        check(b and b["answers"]["safety"]["無事"] == 1, "a mail reply \"１\" is recorded as the first choice", b)
+        anpid.stop()
+
+
 def main():
-    phases = [phase_shipped_pack, phase_aftershocks, phase_timers, phase_sources]
+    phases = [phase_shipped_pack, phase_aftershocks, phase_timers, phase_sources, phase_mail]
     for ph in phases:
         with tempfile.TemporaryDirectory(prefix="anpi-e2e-") as tmp:
             os.chmod(tmp, 0o755)
