@@ -393,6 +393,7 @@ static const struct directive d_rules[] = {
 
 static const struct directive d_directory[] = {
     { "import", K_PATH, CF(directory_import), 0, 0, 0, 0, NULL, NULL },
+    { "address_check", K_DUR64, CF(address_check_s), 0, 86400, 366 * 86400, 0, NULL, NULL },
     END,
 };
 

@@ -91,6 +91,8 @@ struct anpi_config {
     char *templates_dir;            /* rules.templates_dir (optional) */
 
     char *directory_import;         /* directory.import: CSV loaded at start (optional) */
+    int64_t address_check_s;        /* directory.address_check: mail every address a confirm link this
+                                     * often (e.g. 90d); 0 = only when started through the API */
 
     char **jma_urls;                /* feeds.jma.url: a string or a list (redundant URLs) */
     size_t njma_urls;

@@ -239,6 +239,7 @@ send_one(struct anpi_engine *e, const PGresult *res, int row)
         .recipient_id = strtoll(PQgetvalue(res, row, 4), NULL, 10),
         .incident_id = PQgetisnull(res, row, 8) ? 0 : strtoll(PQgetvalue(res, row, 8), NULL, 10),
         .round = (int)strtol(PQgetvalue(res, row, 3), NULL, 10),
+        .delivery_id = strtoll(PQgetvalue(res, row, 0), NULL, 10),
         .drill = PQgetvalue(res, row, 10)[0] == 't',
     };
     s->attempts = (int)strtol(PQgetvalue(res, row, 14), NULL, 10);

@@ -108,7 +108,12 @@ void anpi_dispatch_kick(struct anpi_engine *e);
 void anpi_dispatch_stop(struct anpi_engine *e);
 
 /* --- links.c: login-free link tokens (HMAC, nothing to store) -------------- */
-enum anpi_link_kind { ANPI_LINK_REPLY = 's', ANPI_LINK_APPROVE = 'a', ANPI_LINK_REJECT = 'r' };
+enum anpi_link_kind {
+    ANPI_LINK_REPLY = 's',      /* id = recipient of a safety broadcast */
+    ANPI_LINK_APPROVE = 'a',    /* id = recipient of an approval request */
+    ANPI_LINK_REJECT = 'r',
+    ANPI_LINK_CONFIRM = 'c',    /* id = delivery of an address check: the address is alive */
+};
 #define ANPI_LINK_TOKEN_LEN 34
 void anpi_link_make(const unsigned char key[32], enum anpi_link_kind kind, int64_t id,
                     char out[ANPI_LINK_TOKEN_LEN + 1]);
@@ -118,11 +123,11 @@ int anpi_link_parse(const unsigned char key[32], const char *token, enum anpi_li
 
 /* --- render.c: a claimed delivery's message -------------------------------- */
 struct anpi_render_in {
-    const char *kind;              /* safety, approval, notice, info */
+    const char *kind;              /* safety, approval, notice, info, check */
     const char *subject_tmpl, *body_tmpl;
     const char *vars_json;         /* broadcast variables */
     const char *person_name;
-    int64_t recipient_id, incident_id;
+    int64_t recipient_id, incident_id, delivery_id;
     int round;
     bool drill;
 };

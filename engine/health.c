@@ -226,6 +226,34 @@ run_drills(struct anpi_engine *e, int64_t now_s)
 }
 
 static void
+check_done(void *arg, const PGresult *res, const char *err)
+{
+    (void)arg;
+    if (err)
+        anpi_error(ANPI_LG_DIR, "scheduled address check not started: %s", err);
+    else if (res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        anpi_info(ANPI_LG_DIR, "scheduled address check: broadcast %s", PQgetvalue(res, 0, 0));
+}
+
+/* directory.address_check: one run per period (epoch-aligned, so every node
+ * computes the same run and the dedupe key makes it happen once). */
+static void
+run_address_check(struct anpi_engine *e, int64_t now_s)
+{
+    int64_t every = e->cfg->address_check_s;
+    if (every <= 0)
+        return;
+    int64_t slot = now_s - now_s % every;
+    if (now_s - slot > DRILL_CATCH_UP_S)
+        return;
+    char dedupe[64];
+    snprintf(dedupe, sizeof(dedupe), "check:schedule:%lld", (long long)slot);
+    const char *p[1] = { dedupe };
+    anpi_db_query(e->db, "SELECT anpi_address_check($1, 'schedule')", 1, p, check_done, NULL);
+    anpi_dispatch_kick(e);
+}
+
+static void
 health_tick(uv_timer_t *t)
 {
     struct anpi_engine *e = t->data;
@@ -244,6 +272,7 @@ health_tick(uv_timer_t *t)
             send_alarm(e, h, now);
     }
     run_drills(e, now / 1000);
+    run_address_check(e, now / 1000);
 }
 
 void

@@ -20,7 +20,7 @@
 struct ctx {
     json_t *vars;
     const struct anpi_render_in *in;
-    char reply_url[512], approve_url[512], reject_url[512], incident_url[512];
+    char reply_url[512], approve_url[512], reject_url[512], incident_url[512], confirm_url[512];
     char incident_id[32], round[16];
 };
 
@@ -38,6 +38,8 @@ lookup(void *arg, const char *name)
         return c->reject_url;
     if (strcmp(name, "incident_url") == 0)
         return c->incident_url;
+    if (strcmp(name, "confirm_url") == 0)
+        return c->confirm_url;
     if (strcmp(name, "incident.id") == 0)
         return c->incident_id;
     if (strcmp(name, "drill_banner") == 0)
@@ -85,6 +87,10 @@ anpi_render(const struct anpi_engine *e, const struct anpi_render_in *in, char *
         snprintf(c.approve_url, sizeof(c.approve_url), "%s/a/%s", base, tok);
         anpi_link_make(e->link_key, ANPI_LINK_REJECT, in->recipient_id, tok);
         snprintf(c.reject_url, sizeof(c.reject_url), "%s/a/%s", base, tok);
+    }
+    if (strcmp(in->kind, "check") == 0) {
+        anpi_link_make(e->link_key, ANPI_LINK_CONFIRM, in->delivery_id, tok);
+        snprintf(c.confirm_url, sizeof(c.confirm_url), "%s/c/%s", base, tok);
     }
     snprintf(c.incident_id, sizeof(c.incident_id), "%lld", (long long)in->incident_id);
     snprintf(c.round, sizeof(c.round), "%d", in->round);

@@ -470,6 +470,50 @@ h_travellers_import(struct anpi_http_req *req, void *ctx)
     free(rj);
 }
 
+static void
+h_addresses(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    const char *st = anpi_http_query(req, "status");
+    if (st && strcmp(st, "unverified") != 0 && strcmp(st, "valid") != 0 && strcmp(st, "bouncing") != 0 &&
+        strcmp(st, "invalid") != 0) {
+        anpi_http_respond_error(req, 400, "status must be unverified, valid, bouncing or invalid");
+        return;
+    }
+    const char *p[1] = { st };
+    anpi_db_query(e->db, "SELECT anpi_addresses_json($1)::text", 1, p, json_text_cb, api_call_new(e, req));
+}
+
+static void
+check_started(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error: %s", err);
+    } else {
+        anpi_dispatch_kick(c->e);
+        json_t *j = json_object();
+        json_object_set_new(j, "broadcast_id", PQgetisnull(res, 0, 0) ? json_null()
+                            : json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+        anpi_http_respond_json(c->req, 202, j);
+    }
+    api_call_free(c);
+}
+
+static void
+h_address_check(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    char dedupe[64];
+    snprintf(dedupe, sizeof(dedupe), "check:api:%lld", (long long)anpi_now_ms());
+    const char *p[1] = { dedupe };
+    anpi_db_query(e->db, "SELECT anpi_address_check($1, 'api')", 1, p, check_started, api_call_new(e, req));
+}
+
 int
 anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
@@ -485,6 +529,8 @@ anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s)
     rc |= anpi_http_route(s, "POST", "/api/v1/people/import", h_import, e);
     rc |= anpi_http_route(s, "GET", "/api/v1/audit", h_audit, e);
     rc |= anpi_http_route(s, "GET", "/api/v1/feeds", h_feeds, e);
+    rc |= anpi_http_route(s, "GET", "/api/v1/addresses", h_addresses, e);
+    rc |= anpi_http_route(s, "POST", "/api/v1/addresses/check", h_address_check, e);
     rc |= anpi_http_route(s, "POST", "/api/v1/travellers/import", h_travellers_import, e);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

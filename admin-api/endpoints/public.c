@@ -381,6 +381,71 @@ h_approval_post(struct anpi_http_req *req, void *ctx)
     anpi_form_free(&form);
 }
 
+/* ---- address check confirm links ---------------------------------------- */
+
+static long long
+confirm_delivery(struct anpi_engine *e, struct anpi_http_req *req)
+{
+    enum anpi_link_kind kind;
+    int64_t id;
+    if (anpi_link_parse(e->link_key, anpi_http_param(req, "token"), &kind, &id) != ANPI_OK ||
+        kind != ANPI_LINK_CONFIRM)
+        return 0;
+    return (long long)id;
+}
+
+/* GET shows a button (a POST form), so a link scanner does not confirm for
+ * the person; the page itself proves nothing more than that mail arrived. */
+static void
+h_confirm_get(struct anpi_http_req *req, void *ctx)
+{
+    if (!confirm_delivery(ctx, req)) {
+        bad_link(req);
+        return;
+    }
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                      "<title>受信確認</title><style>body{font-family:sans-serif;max-width:40em;margin:auto;"
+                      "padding:0 12px}button{display:block;width:100%;padding:1em;font-size:1.2em}</style>"
+                      "</head><body><h1>受信確認</h1><p>安否確認システムからのメールを受信できることを確認します。</p>"
+                      "<form method=\"post\" action=\"/c/");
+    anpi_buf_put_html(&b, anpi_http_param(req, "token"));
+    anpi_buf_puts(&b, "\"><button type=\"submit\">確認</button></form></body></html>\n");
+    anpi_http_respond(req, 200, "text/html; charset=utf-8", b.data, b.len);
+    anpi_buf_free(&b);
+}
+
+static void
+confirmed_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err)
+        message_page(c->req, 503, "一時的なエラー", "記録できませんでした。もう一度送信してください。");
+    else if (strstr(PQgetvalue(res, 0, 0), "\"confirmed\""))
+        message_page(c->req, 200, "受信確認", "確認しました。ありがとうございました。");
+    else
+        bad_link(c->req);
+    api_call_free(c);
+}
+
+static void
+h_confirm_post(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    long long id = confirm_delivery(e, req);
+    if (!id) {
+        bad_link(req);
+        return;
+    }
+    char ids[32];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[1] = { ids };
+    anpi_db_query(e->db, "SELECT anpi_confirm_address($1::bigint)::text", 1, p, confirmed_cb,
+                  api_call_new(e, req));
+}
+
 int
 anpi_api_public_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
@@ -389,5 +454,7 @@ anpi_api_public_routes(struct anpi_engine *e, struct anpi_http_server *s)
     rc |= anpi_http_route(s, "POST", "/r/{token}", h_reply_post, e);
     rc |= anpi_http_route(s, "GET", "/a/{token}", h_approval_get, e);
     rc |= anpi_http_route(s, "POST", "/a/{token}", h_approval_post, e);
+    rc |= anpi_http_route(s, "GET", "/c/{token}", h_confirm_get, e);
+    rc |= anpi_http_route(s, "POST", "/c/{token}", h_confirm_post, e);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

@@ -828,6 +828,26 @@ def phase_mail(tmp):
             return b["answered"] == 1 and b
         b = harness.wait_for(answered, 10, what="mail reply recorded")
         check(b and b["answers"]["safety"]["無事"] == 1, "a mail reply \"１\" is recorded as the first choice", b)
+        check(all(b"List-Unsubscribe" not in m for m, _ in safety.values()),
+              "safety mail never carries List-Unsubscribe (staff must not opt out)")
+
+        # the address check: a confirm link per address; admins see the states, masked
+        s, j = api.post("/api/v1/addresses/check", body=b"{}", content_type="application/json")
+        check(s == 202 and j.get("broadcast_id"), "an address check can be started", (s, j))
+        settle(anpid, sink)
+        confirm = links(sink, "hanako@example.jp", "c")
+        check(len(confirm) == 1, "each address got a confirm link", confirm)
+        s, page, _ = http(confirm[0])
+        st_before = pg.psql("SELECT status FROM person_addresses WHERE address = 'hanako@example.jp'")
+        s2, page2, _ = http(confirm[0], data=b"")
+        st_after = pg.psql("SELECT status FROM person_addresses WHERE address = 'hanako@example.jp'")
+        check(s == 200 and st_before == "unverified" and s2 == 200 and st_after == "valid",
+              "GET shows a button; POST marks the address valid", (s, st_before, s2, st_after))
+        s, a = api.get("/api/v1/addresses")
+        shown = [x["address"] for x in a.get("addresses", [])]
+        check(s == 200 and a["counts"].get("bouncing") == 1 and a["counts"].get("valid") == 1
+              and all(x.startswith("****@") for x in shown),
+              "admins see address states with the local part masked", a)
         anpid.stop()
 
 
