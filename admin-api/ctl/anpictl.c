@@ -32,8 +32,13 @@ usage(FILE *f)
           "  approve ID [--comment TEXT]   approve the pending round of an incident\n"
           "  reject ID [--comment TEXT]    reject it\n"
           "  broadcast ID                  tally: sent / answered per choice / unanswered\n"
-          "  push FILE [--replay]          push a JMA XML document (replay: times shifted to now)\n"
+          "  push FILE [--replay] [--source S]  push a feed document (jma, cap, qzss, mofa, gdacs;\n"
+          "                                default jma; replay: times shifted to now)\n"
           "  import FILE                   import the people CSV\n"
+          "  travellers FILE               import trips (CSV person_id,country,from,to)\n"
+          "  feeds                         feed health: last success, documents, errors, stale\n"
+          "  addresses [STATUS]            address states (unverified, valid, bouncing, invalid)\n"
+          "  check-addresses               mail every address a confirm link now\n"
           "  audit                         recent audit log entries\n"
           "  health                        /healthz\n"
           "options: --as NAME records who decided (approve/reject)\n", f);
@@ -136,6 +141,7 @@ main(int argc, char **argv)
     struct ctl c = { 0 };
     const char *config = NULL, *comment = NULL;
     bool replay = false;
+    const char *source = "jma";
     static const struct option opts[] = {
         { "url", required_argument, NULL, 'u' },
         { "token", required_argument, NULL, 't' },
@@ -170,8 +176,11 @@ main(int argc, char **argv)
             replay = true;
         else if (strcmp(argv[i], "--comment") == 0 && i + 1 < argc)
             comment = argv[++i];
-        else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
+            free(c.as);
             c.as = anpi_xstrdup(argv[++i]);
+        } else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
+            source = argv[++i];
     }
     const char *cmd = argv[first];
     const char *arg = first + 1 < argc && argv[first + 1][0] != '-' ? argv[first + 1] : NULL;
@@ -221,18 +230,28 @@ main(int argc, char **argv)
     } else if (strcmp(cmd, "broadcast") == 0 && arg && valid_id(arg)) {
         snprintf(path, sizeof(path), "/api/v1/broadcasts/%s", arg);
         rc = request(&c, "GET", path, NULL, NULL, 0);
-    } else if ((strcmp(cmd, "push") == 0 || strcmp(cmd, "import") == 0) && arg) {
+    } else if ((strcmp(cmd, "push") == 0 || strcmp(cmd, "import") == 0 ||
+                strcmp(cmd, "travellers") == 0) && arg) {
         size_t len = 0;
         char *body = read_file(arg, &len);
         if (body) {
-            if (cmd[0] == 'p')
-                rc = request(&c, "POST", replay ? "/api/v1/feeds/jma/documents?replay=1"
-                                                : "/api/v1/feeds/jma/documents",
-                             "application/xml", body, len);
-            else
+            if (cmd[0] == 'p') {
+                snprintf(path, sizeof(path), "/api/v1/feeds/%s/documents%s", source, replay ? "?replay=1" : "");
+                rc = request(&c, "POST", path, "application/octet-stream", body, len);
+            } else if (cmd[0] == 'i') {
                 rc = request(&c, "POST", "/api/v1/people/import", "text/csv", body, len);
+            } else {
+                rc = request(&c, "POST", "/api/v1/travellers/import", "text/csv", body, len);
+            }
             free(body);
         }
+    } else if (strcmp(cmd, "feeds") == 0) {
+        rc = request(&c, "GET", "/api/v1/feeds", NULL, NULL, 0);
+    } else if (strcmp(cmd, "addresses") == 0) {
+        snprintf(path, sizeof(path), "/api/v1/addresses%s%s", arg ? "?status=" : "", arg ? arg : "");
+        rc = request(&c, "GET", path, NULL, NULL, 0);
+    } else if (strcmp(cmd, "check-addresses") == 0) {
+        rc = request(&c, "POST", "/api/v1/addresses/check", "application/json", "{}", 2);
     } else if (strcmp(cmd, "audit") == 0) {
         rc = request(&c, "GET", "/api/v1/audit", NULL, NULL, 0);
     } else if (strcmp(cmd, "health") == 0) {

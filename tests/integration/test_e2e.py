@@ -326,6 +326,25 @@ def phase_shipped_pack(tmp):
         check(s == 202 and stale and len(sink.files()) == before,
               "a six-hour-old quake is recorded as expired and mails nobody",
               (s, [(i["rule"], i["status"], i["close_reason"]) for i in incidents(api)]))
+        # anpictl against the same daemon
+        import json as _json
+        import subprocess
+        ctl = [os.path.join(BUILD, "anpictl"), "--url", anpid.admin_url, "--token", cfg["api"]["token"]]
+        out = subprocess.run(ctl + ["incidents"], capture_output=True, timeout=20)
+        listed = _json.loads(out.stdout.decode() or "{}").get("incidents", [])
+        check(out.returncode == 0 and any(i["id"] == iid for i in listed), "anpictl incidents lists them",
+              out.stderr.decode()[-300:])
+        out = subprocess.run(ctl + ["broadcast", str(bid)], capture_output=True, timeout=20)
+        check(out.returncode == 0 and _json.loads(out.stdout.decode())["answered"] == 2,
+              "anpictl broadcast shows the tally", out.stdout.decode()[-300:])
+        out = subprocess.run(ctl + ["approve", str(closed[0]["id"]), "--comment", "試験"], capture_output=True,
+                             timeout=20)
+        check(out.returncode == 1 and b"no pending approval" in out.stderr, "anpictl approve reports a refusal",
+              (out.returncode, out.stderr.decode()[-300:]))
+        out = subprocess.run(ctl[:3] + ["--token", "wrong-token-000000000", "incidents"], capture_output=True,
+                             timeout=20)
+        check(out.returncode == 1, "anpictl with a wrong token fails", out.returncode)
+
         rc = anpid.stop()
         check(rc == 0, "anpid stops cleanly on SIGTERM", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
 
