@@ -18,6 +18,8 @@
 
 #include "engine/anpi.h"
 #include "engine/log.h"
+#include "feeds/poll/docpoll.h"
+#include "feeds/poll/linereader.h"
 #include "feeds/poll/poller.h"
 #include "rules/rules.h"
 
@@ -79,6 +81,46 @@ merge_poller(struct anpi_feed_health *h, const struct anpi_poller *p)
     h->errors = h->errors > s->errors ? h->errors : s->errors;
 }
 
+/* A single-document poller: a 304 or an unchanged body is a success too
+ * (the feed is alive, it just had nothing new). */
+static void
+merge_docpoll(struct anpi_feed_health *h, const struct anpi_docpoll *p)
+{
+    const struct anpi_docpoll_stats *s = anpi_docpoll_stats(p);
+    if (s->last_success > h->last_success_ms)
+        h->last_success_ms = s->last_success;
+    if (s->last_error[0] && s->errors > 0) {
+        snprintf(h->last_error, sizeof(h->last_error), "%s", s->last_error);
+        h->last_error_ms = s->last_poll;
+    }
+    h->errors = h->errors > s->errors ? h->errors : s->errors;
+}
+
+/* A receiver on TCP or a serial line: alive while lines arrive. */
+static void
+merge_reader(struct anpi_feed_health *h, const struct anpi_linereader *r)
+{
+    const struct anpi_linereader_stats *s = anpi_linereader_stats(r);
+    if (s->last_line > h->last_success_ms)
+        h->last_success_ms = s->last_line;
+    if (s->last_error[0] && s->errors > 0) {
+        snprintf(h->last_error, sizeof(h->last_error), "%s", s->last_error);
+        h->last_error_ms = anpi_now_ms();
+    }
+    h->errors = h->errors > s->errors ? h->errors : s->errors;
+}
+
+static void
+merge_all(struct anpi_engine *e, size_t i)
+{
+    if (e->pollers[i])
+        merge_poller(&e->feeds[i], e->pollers[i]);
+    if (e->docpolls[i])
+        merge_docpoll(&e->feeds[i], e->docpolls[i]);
+    if (e->readers[i])
+        merge_reader(&e->feeds[i], e->readers[i]);
+}
+
 static int64_t
 last_good(const struct anpi_feed_health *h)
 {
@@ -112,8 +154,7 @@ anpi_feed_health_json(struct anpi_engine *e)
     json_t *arr = json_array();
     for (size_t i = 0; i < e->nfeeds; i++) {
         struct anpi_feed_health *h = &e->feeds[i];
-        if (e->pollers[i])
-            merge_poller(h, e->pollers[i]);
+        merge_all(e, i);
         char a[32], b[32], c[32];
         iso(h->last_success_ms, a, sizeof(a));
         iso(h->last_document_ms, b, sizeof(b));
@@ -262,8 +303,7 @@ health_tick(uv_timer_t *t)
     int64_t now = anpi_now_ms();
     for (size_t i = 0; i < e->nfeeds; i++) {
         struct anpi_feed_health *h = &e->feeds[i];
-        if (e->pollers[i])
-            merge_poller(h, e->pollers[i]);
+        merge_all(e, i);
         if (h->alarmed && !is_stale(h, now)) {
             anpi_info(ANPI_LG_FEED, "feed %s recovered", h->source);
             h->alarmed = false;

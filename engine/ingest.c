@@ -133,7 +133,7 @@ finish(struct ingest_job *j, unsigned status, const char *error)
         r.events_json = events;
     }
     if (status == 202) {
-        e->m.events++;
+        e->m.events += j->evs.n;
         anpi_dispatch_kick(e);
     } else if (status == 200) {
         e->m.documents_duplicate++;
@@ -580,13 +580,33 @@ plan_incident(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affe
  * changes, a missile report per phase, a weather report per level and set of
  * prefectures at that level, an overseas report per item and level.  A
  * correction is its own mail (when the rule sends corrections at all). */
+/* The event's identity in information dedupe keys.  Weather warnings carry
+ * no EventID: their identity is the kind of report, so a warning still in
+ * force in the next document is not news. */
+static const char *
+info_event_key(const struct anpi_event *ev)
+{
+    if (ev->event_key && *ev->event_key)
+        return ev->event_key;
+    if (ev->type == ANPI_EV_WEATHER)
+        return "weather";
+    return ev->doc_id;
+}
+
+/* "rule:key:" - every information mail of this rule about this event. */
+static char *
+info_key_prefix(const struct anpi_rule *r, const struct anpi_event *ev)
+{
+    return anpi_xasprintf("%s:%s:", r->id, info_event_key(ev));
+}
+
 static char *
 info_dedupe_key(const struct anpi_rule *r, const struct anpi_event *ev)
 {
-    const char *key = ev->event_key && *ev->event_key ? ev->event_key : ev->doc_id;
+    const char *key = info_event_key(ev);
     const char *kind = ev->kind ? ev->kind : "";
     if (ev->info_type == ANPI_IT_CORRECTION)
-        return anpi_xasprintf("%s:correction:%s", r->id, ev->doc_id);
+        return anpi_xasprintf("%s:%s:correction:%s", r->id, key, ev->doc_id);
     switch (ev->type) {
     case ANPI_EV_TSUNAMI:
         return anpi_xasprintf("%s:%s:%s:%s", r->id, key, kind, anpi_tsunami_grade_name(ev->max_tsunami));
@@ -625,12 +645,17 @@ plan_information(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset a
                   r->id, ev->doc_id);
         return;
     }
+    bool correction = ev->info_type == ANPI_IT_CORRECTION && r->correction_message.text;
     char what[256];
-    snprintf(what, sizeof(what), "rule %s: information mail", r->id);
+    snprintf(what, sizeof(what), "rule %s: %s", r->id, correction ? "correction mail" : "information mail");
+    /* a correction goes only to where the original went: when this rule
+     * mailed something for the event ($11 = "rule:key:" prefix) */
     struct action *a = add_action(j,
-        "SELECT anpi_create_broadcast('info', NULL, NULL, $1, $2, $3::boolean, $4, $5, $6::jsonb,"
+        "SELECT CASE WHEN $11::text IS NULL OR EXISTS (SELECT 1 FROM broadcasts WHERE kind = 'info'"
+        "   AND rule_id = $2 AND starts_with(dedupe_key, $11::text))"
+        " THEN anpi_create_broadcast('info', NULL, NULL, $1, $2, $3::boolean, $4, $5, $6::jsonb,"
         " '[]', NULL, 0, to_timestamp($7::double precision), $8::int[], $9::text[], NULL, NULL, 'engine',"
-        " $10::text[])",
+        " $10::text[]) END",
         what);
     if (!a)
         return;
@@ -644,13 +669,15 @@ plan_information(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset a
     push(a, info_dedupe_key(r, ev));
     push(a, anpi_xstrdup(r->id));
     push(a, anpi_xstrdup(ev->status == ANPI_ST_ACTUAL ? "false" : "true"));
-    push(a, anpi_xstrdup(r->message.subject ? r->message.subject : ""));
-    push(a, anpi_xstrdup(r->message.text ? r->message.text : ""));
+    const struct anpi_template *t = correction ? &r->correction_message : &r->message;
+    push(a, anpi_xstrdup(t->subject ? t->subject : ""));
+    push(a, anpi_xstrdup(t->text ? t->text : ""));
     push(a, json_dumps(vars, JSON_COMPACT));
     push(a, anpi_xasprintf("%lld", (long long)(now + expiry)));
     push(a, prefset_pg(r->audience_affected_regions ? affected : r->audience_prefs));
     push(a, text_array_pg(r->audience_groups, r->naudience_groups));
     push(a, r->audience_travellers ? countries_pg(ev) : anpi_xstrdup("{}"));
+    push(a, ev->info_type == ANPI_IT_CORRECTION ? info_key_prefix(r, ev) : NULL);
     json_decref(vars);
     free(title);
 }
@@ -750,10 +777,50 @@ next_event(struct ingest_job *j)
 
 /* After a cancellation (取消): tell the people already asked, for incidents
  * that did send, when their rule says so (pending ones were just closed). */
+/* A cancellation of a report an information rule mailed: the same
+ * audience hears that it was withdrawn (only if something went out). */
+static void
+plan_cancel_information(struct ingest_job *j)
+{
+    const struct anpi_event *ev = j->ev;
+    const struct anpi_ruleset *rs = j->e->rules;
+    for (size_t i = 0; rs && i < rs->nrules; i++) {
+        const struct anpi_rule *r = &rs->rules[i];
+        if (r->opens_incident || !r->notify_cancellations || !r->cancellation_message.text)
+            continue;
+        if (!(r->event_types & (1u << ev->type)) && r->event != ev->type)
+            continue;
+        char what[256];
+        snprintf(what, sizeof(what), "rule %s: cancellation mail", r->id);
+        struct action *a = add_action(j,
+            "SELECT anpi_create_broadcast('info', NULL, NULL, $1, $2, $3::boolean, $4, $5, $6::jsonb,"
+            " '[]', NULL, 0, now() + interval '1 day', NULL, NULL,"
+            " ARRAY(SELECT DISTINCT r.person_id FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id"
+            "       WHERE b.kind = 'info' AND b.rule_id = $2 AND starts_with(b.dedupe_key, $7)),"
+            " NULL, 'engine')"
+            " WHERE EXISTS (SELECT 1 FROM broadcasts WHERE kind = 'info' AND rule_id = $2"
+            "               AND starts_with(dedupe_key, $7))", what);
+        if (!a)
+            return;
+        char *title = incident_title(ev);
+        json_t *vars = event_vars(ev, title);
+        push(a, anpi_xasprintf("%s:%s:cancel:%s", r->id, info_event_key(ev), ev->doc_id));
+        push(a, anpi_xstrdup(r->id));
+        push(a, anpi_xstrdup(ev->status == ANPI_ST_ACTUAL ? "false" : "true"));
+        push(a, anpi_xstrdup(r->cancellation_message.subject ? r->cancellation_message.subject : ""));
+        push(a, anpi_xstrdup(r->cancellation_message.text));
+        push(a, json_dumps(vars, JSON_COMPACT));
+        push(a, info_key_prefix(r, ev));
+        json_decref(vars);
+        free(title);
+    }
+}
+
 static void
 plan_cancel(struct ingest_job *j, const PGresult *res)
 {
     const struct anpi_event *ev = j->ev;
+    plan_cancel_information(j);
     json_error_t jerr;
     json_t *incidents = json_loads(PQgetvalue(res, 0, 1), 0, &jerr);
     size_t idx;
@@ -985,6 +1052,23 @@ anpi_ingest(struct anpi_engine *e, const char *source, const char *url, const ch
         }
     }
     anpi_feed_health_document(e, source);
+    /* earthquake early warnings arrive as JMA documents through a relay:
+     * their own health record says whether that relay is alive */
+    for (size_t i = 0; i < evs.n; i++) {
+        if (evs.ev[i]->type == ANPI_EV_EEW) {
+            anpi_feed_health_document(e, "eew");
+            break;
+        }
+    }
+    /* a receiver repeats null and other-type messages all day: a line that
+     * carries no event is not worth a row */
+    if (evs.n == 0 && strcmp(source, "qzss") == 0) {
+        anpi_event_list_free(&evs);
+        r.status = 200;
+        r.events_json = "[]";
+        cb(arg, &r);
+        return;
+    }
     struct ingest_job *j = anpi_xcalloc(1, sizeof(*j));
     j->e = e;
     j->source = anpi_xstrdup(source);

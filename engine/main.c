@@ -121,6 +121,22 @@ seed_seen_urls(struct anpi_poller *p, const char *conninfo, const char *source)
     PQfinish(pg);
 }
 
+/* A restart does not hand the poller's current document in again. */
+static void
+seed_last_document(struct anpi_docpoll *p, const char *conninfo, const char *source)
+{
+    PGconn *pg = PQconnectdb(conninfo);
+    if (PQstatus(pg) == CONNECTION_OK) {
+        const char *prm[1] = { source };
+        PGresult *r = PQexecParams(pg, "SELECT sha256 FROM feed_documents WHERE source = $1"
+                                       " ORDER BY id DESC LIMIT 1", 1, NULL, prm, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            anpi_docpoll_set_last_sha256(p, PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    PQfinish(pg);
+}
+
 struct polled {
     struct anpi_engine *e;
     char *source;
@@ -228,8 +244,10 @@ start_feeds(struct anpi_engine *e)
             seed_seen_urls(e->pollers[i], cfg->db_conninfo, "jma");
             anpi_poller_start(e->pollers[i]);
         }
-        if (e->docpolls[i])
+        if (e->docpolls[i]) {
+            seed_last_document(e->docpolls[i], cfg->db_conninfo, e->feeds[i].source);
             anpi_docpoll_start(e->docpolls[i]);
+        }
         if (e->readers[i])
             anpi_linereader_start(e->readers[i]);
     }

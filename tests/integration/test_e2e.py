@@ -301,6 +301,9 @@ def phase_shipped_pack(tmp):
               (opened, closed))
         settle(anpid, sink)
         check("hokkaido@example.jp" not in safety_mails(sink), "the cancelled incident mailed nobody")
+        # the information mail about 07 did go out; its withdrawal follows it
+        info = [str(m["subject"]) for r, m in sink.messages() if "info@example.jp" in r]
+        check(any("取消" in x for x in info), "the information recipients hear of the cancellation", info)
         s, j = api.post("/api/v1/incidents/%d/approve" % closed[0]["id"], body=b"{}",
                         content_type="application/json")
         check(s == 409, "a closed incident cannot be approved", (s, j))

@@ -257,7 +257,7 @@ test_all_packs(void **state)
         { "weather-info", "weather" },               { "typhoon-info", "weather" },
         { "missile-safety-check", "missile" },       { "missile-info", "missile" },
         { "overseas-risk-info", "overseas" },        { "overseas-safety-check", "overseas" },
-        { "overseas-disaster-info", "overseas" },
+        { "overseas-disaster-info", "overseas" },   { "overseas-spot-info", "overseas" },
     };
     assert_int_equal(rs->nrules, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -308,8 +308,11 @@ test_all_packs(void **state)
 
     r = anpi_ruleset_find(rs, "overseas-risk-info");
     assert_int_equal(r->risk_level_at_least, 1);
-    assert_int_equal(r->nrisk_kinds, 4);
+    assert_int_equal(r->nrisk_kinds, 1);
     assert_string_equal(r->risk_kinds[0], "T40");
+    r = anpi_ruleset_find(rs, "overseas-spot-info");
+    assert_int_equal(r->risk_level_at_least, 0);   /* these items carry no level */
+    assert_int_equal(r->nrisk_kinds, 3);
     r = anpi_ruleset_find(rs, "overseas-disaster-info");
     assert_int_equal(r->risk_level_at_least, 2);   /* GDACS Orange or Red */
     assert_string_equal(r->risk_kinds[0], "EQ");
