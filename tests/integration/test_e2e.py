@@ -291,6 +291,20 @@ def phase_shipped_pack(tmp):
         check(len(sink.files()) == mails, "repeated reports after dispatch mail nobody",
               (mails, len(sink.files())))
 
+        # a correction (訂正) of a report already mailed: the information rule says
+        # on_correction: send, the safety check does not
+        doc = read(os.path.join(OFFICIAL, "32-35_07_06_240613_VXSE53.xml")).decode()
+        doc = re.sub(r"<InfoType>[^<]*</InfoType>", "<InfoType>訂正</InfoType>", doc, count=1)
+        doc = re.sub(r"(<Control>.*?<DateTime>)([^<]*)(</DateTime>)",
+                     lambda m: m.group(1) + "2024-06-13T00:00:01Z" + m.group(3), doc, count=1, flags=re.S)
+        mails = len(sink.files())
+        s, j = api.post("/api/v1/feeds/jma/documents?replay=1", body=doc.encode(), content_type="application/xml")
+        settle(anpid, sink)
+        new = [(r, str(m["subject"])) for r, m in sink.messages()][mails:]
+        check(s == 202 and [x for x in new if "info@example.jp" in x[0] and "訂正" in x[1]]
+              and not [x for x in new if "info@example.jp" not in x[0]],
+              "a correction goes to the information recipients (on_correction: send), not to staff", (s, new))
+
         # a cancellation (取消) of an unapproved incident closes it, sends nothing
         s1, _ = push(api, os.path.join(SRC, "examples", "feeds", "07_VXSE51.xml"))
         opened = [i for i in incidents(api) if i["id"] != iid]
