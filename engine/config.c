@@ -32,6 +32,7 @@
 #define CONF_MAX_SECRET  (64 * 1024)    /* token_file, password_file */
 #define CONF_MAX_LIST    256
 #define CONF_MAX_RELAYS  16
+#define CONF_MAX_LIMITS  256
 #define CONF_SHOWN       60             /* bytes of a bad value echoed back */
 
 /* ---- the node tree ----------------------------------------------------- */
@@ -315,6 +316,7 @@ enum kind {
     K_LOGLEVEL,     /* char *: debug|info|warn|error */
     K_RELAYS,       /* struct anpi_relay_conf * + size_t, items described by sub */
     K_DKIM,         /* struct anpi_dkim_conf * + size_t: a mapping or a list of them */
+    K_LIMITS,       /* struct anpi_smtp_limit * + size_t: smtp.limits, items described by sub */
     K_FEED,         /* a feeds.<source> section: one struct anpi_feed_conf in cfg->feeds */
     K_DEVICE,       /* char *, an absolute path such as /dev/ttyUSB0 */
     K_BAUD,         /* int, a standard serial line speed */
@@ -339,6 +341,17 @@ struct directive {
 #define RF(f) offsetof(struct anpi_relay_conf, f)
 #define FF(f) offsetof(struct anpi_feed_conf, f)
 #define KF(f) offsetof(struct anpi_dkim_conf, f)
+
+/* smtp.limits items are read into this first: rate is a decimal number,
+ * which the directive kinds do not have. */
+struct limit_raw {
+    char *match;
+    int connections;
+    char *rate;
+    int burst;
+    int messages_per_connection;
+};
+#define LF(f) offsetof(struct limit_raw, f)
 #define END { NULL, K_STR, 0, 0, 0, 0, 0, NULL, NULL }
 
 static const struct directive d_database[] = {
@@ -365,8 +378,18 @@ static const struct directive d_relay[] = {
     END,
 };
 
+static const struct directive d_limit[] = {
+    { "match", K_STR, LF(match), 0, 1, 253, D_REQUIRED, NULL, NULL },
+    { "connections", K_INT, LF(connections), 0, 1, 100, 0, NULL, NULL },
+    { "rate", K_STR, LF(rate), 0, 1, 32, 0, NULL, NULL },
+    { "burst", K_INT, LF(burst), 0, 1, 10000, 0, NULL, NULL },
+    { "messages_per_connection", K_INT, LF(messages_per_connection), 0, 0, 100000, 0, NULL, NULL },
+    END,
+};
+
 static const struct directive d_smtp[] = {
     { "relays", K_RELAYS, CF(relays), CF(nrelays), 0, 0, 0, d_relay, NULL },
+    { "limits", K_LIMITS, CF(smtp_limits), CF(nsmtp_limits), 0, 0, 0, d_limit, NULL },
     { "from", K_ADDR, CF(smtp_from), 0, 0, 0, 0, NULL, NULL },
     { "from_hr", K_ADDR, CF(smtp_from_hr), 0, 0, 0, 0, NULL, NULL },
     { "iso2022jp_domains", K_DOMAIN_LIST, CF(iso2022jp_domains), CF(niso2022jp_domains), 0, 0, 0, NULL, NULL },
@@ -972,6 +995,69 @@ set_feed(struct cctx *c, const struct directive *d, const struct node *n, void *
         f->baud = 0;
 }
 
+/* smtp.limits: a list of {match, connections, rate, burst,
+ * messages_per_connection}; match is "*" or a mail domain. */
+static void
+set_limits(struct cctx *c, const struct directive *d, const struct node *n, void *base,
+           const char *path)
+{
+    struct anpi_smtp_limit **slot = (struct anpi_smtp_limit **)((char *)base + d->off);
+    size_t *count = (size_t *)((char *)base + d->off_n);
+    if (n->type != N_SEQ) {
+        cerr(c, n->line, n->col, path, "expected a list of limits, got %s", node_kind(n));
+        return;
+    }
+    if (n->n > CONF_MAX_LIMITS) {
+        cerr(c, n->line, n->col, path, "more than %d limits", CONF_MAX_LIMITS);
+        return;
+    }
+    struct anpi_smtp_limit *l = anpi_xcalloc(n->n ? n->n : 1, sizeof(*l));
+    *slot = l;
+    *count = n->n;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct node *it = n->kids[i];
+        char *ipath = anpi_xasprintf("%s[%zu]", path, i);
+        const struct node *seen[MAX_DIRECTIVES] = { 0 };
+        struct limit_raw raw = { 0 };
+        walk_map(c, it, d->sub, &raw, ipath, it->line, it->col, seen);
+        const struct node *m = seen_of(d->sub, seen, "match");
+        if (raw.match && strcmp(raw.match, "*") != 0) {
+            bool ok = raw.match[0] != '.' && raw.match[0] != '-';
+            for (char *q = raw.match; *q && ok; q++) {
+                if (*q >= 'A' && *q <= 'Z')
+                    *q = (char)(*q - 'A' + 'a');
+                ok = (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '.';
+            }
+            if (!ok) {
+                char *kp = anpi_xasprintf("%s.match", ipath);
+                cerr(c, m ? m->line : it->line, m ? m->col : it->col, kp,
+                     "expected a mail domain such as docomo.ne.jp or \"*\", got \"%s\"", raw.match);
+                free(kp);
+            }
+        }
+        if (raw.rate) {
+            char *end = NULL;
+            double v = strtod(raw.rate, &end);
+            const struct node *rn = seen_of(d->sub, seen, "rate");
+            if (end == raw.rate || *end || !(v >= 0) || v > 100000) {
+                char *kp = anpi_xasprintf("%s.rate", ipath);
+                cerr(c, rn ? rn->line : it->line, rn ? rn->col : it->col, kp,
+                     "expected messages per second from 0 to 100000 (0 = no limit), got \"%s\"",
+                     raw.rate);
+                free(kp);
+            } else {
+                l[i].rate = v;
+            }
+            free(raw.rate);
+        }
+        l[i].match = raw.match ? raw.match : anpi_xstrdup("");
+        l[i].connections = raw.connections;
+        l[i].burst = raw.burst > 0 ? raw.burst : 1;
+        l[i].messages_per_connection = raw.messages_per_connection;
+        free(ipath);
+    }
+}
+
 static void
 set_value(struct cctx *c, const struct directive *d, const struct node *n, void *base,
           const char *path)
@@ -987,6 +1073,10 @@ set_value(struct cctx *c, const struct directive *d, const struct node *n, void 
     }
     if (d->kind == K_DKIM) {
         set_dkim(c, d, n, base, path);
+        return;
+    }
+    if (d->kind == K_LIMITS) {
+        set_limits(c, d, n, base, path);
         return;
     }
     if (d->kind == K_FEED) {
@@ -1335,6 +1425,9 @@ anpi_config_free(struct anpi_config *c)
     free_list(c->iso2022jp_domains, c->niso2022jp_domains);
     free(c->inbound_lmtp);
     free(c->smtp_helo);
+    for (size_t i = 0; i < c->nsmtp_limits; i++)
+        free(c->smtp_limits[i].match);
+    free(c->smtp_limits);
     free_list(c->rule_paths, c->nrule_paths);
     free(c->packs_dir);
     free(c->templates_dir);

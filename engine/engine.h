@@ -98,6 +98,11 @@ struct anpi_ingest_result {
     const char *events_json;       /* JSON array text of the stored events (may be NULL) */
 };
 typedef void (*anpi_ingest_cb)(void *arg, const struct anpi_ingest_result *r);
+/* The incident message (templates, questions, audience) of a safety check
+ * to the travellers in `country` started by hand, from the loaded rule
+ * overseas-safety-check; NULL when no such rule is loaded (malloc'd JSON). */
+char *anpi_manual_check_message(const struct anpi_engine *e, const char *country, const char *title);
+
 /* body is copied.  url may be NULL (pushed documents). */
 void anpi_ingest(struct anpi_engine *e, const char *source, const char *url, const char *body,
                  size_t len, bool replay, const char *actor, anpi_ingest_cb cb, void *arg);

@@ -396,6 +396,56 @@ static const char STATE_SQL[] =
     "   'covered', covered_prefs) ORDER BY id)"
     "  FROM incidents WHERE status IN ('pending_approval', 'approved', 'dispatched'))::text, '[]')";
 
+/* The message an incident carries (templates, questions, audience) from its
+ * rule; also used for checks started by hand. */
+static json_t *
+incident_message(const struct anpi_rule *r, json_t *vars, json_t *countries)
+{
+    json_t *msg = json_object();
+    json_object_set_new(msg, "safety", template_json(&r->message));
+    json_object_set_new(msg, "approval", template_json(&r->approval_message));
+    json_object_set_new(msg, "notice", template_json(&r->notice_message));
+    json_t *qs = json_array();
+    for (size_t i = 0; i < r->nquestions; i++) {
+        json_t *ch = json_array();
+        for (size_t k = 0; k < r->questions[i].nchoices; k++)
+            json_array_append_new(ch, json_string(r->questions[i].choices[k]));
+        json_array_append_new(qs, json_pack("{s:s, s:s, s:o}", "id", r->questions[i].id,
+                                            "text", r->questions[i].text, "choices", ch));
+    }
+    json_object_set_new(msg, "questions", qs);
+    json_object_set_new(msg, "vars", vars);
+    json_t *groups = json_array();
+    for (size_t i = 0; i < r->naudience_groups; i++)
+        json_array_append_new(groups, json_string(r->audience_groups[i]));
+    json_object_set_new(msg, "groups", groups);
+    json_object_set_new(msg, "countries", countries ? countries : json_array());
+    json_object_set_new(msg, "resend_after_s", json_integer(r->resend_after_s));
+    json_object_set_new(msg, "max_resends", json_integer(r->max_resends));
+    return msg;
+}
+
+char *
+anpi_manual_check_message(const struct anpi_engine *e, const char *country, const char *title)
+{
+    const struct anpi_rule *r = anpi_ruleset_find(e->rules, "overseas-safety-check");
+    if (!r)
+        return NULL;
+    struct anpi_event *ev = anpi_event_new();
+    ev->type = ANPI_EV_OVERSEAS;
+    snprintf(ev->country, sizeof(ev->country), "%s", country);
+    ev->title = anpi_xstrdup(title);
+    ev->issued_at = ev->occurred_at = anpi_now_ms() / 1000;
+    json_t *vars = event_vars(ev, title);
+    anpi_event_free(ev);
+    json_t *countries = json_array();
+    json_array_append_new(countries, json_string(country));
+    json_t *msg = incident_message(r, vars, countries);
+    char *out = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    return out;
+}
+
 static void
 plan_incident(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affected,
               json_t *incidents, int64_t now)
@@ -453,27 +503,8 @@ plan_incident(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset affe
 
     if (d.action == ANPI_GROUP_NEW) {
         char *title = incident_title(ev);
-        json_t *msg = json_object();
-        json_object_set_new(msg, "safety", template_json(&r->message));
-        json_object_set_new(msg, "approval", template_json(&r->approval_message));
-        json_object_set_new(msg, "notice", template_json(&r->notice_message));
-        json_t *qs = json_array();
-        for (size_t i = 0; i < r->nquestions; i++) {
-            json_t *ch = json_array();
-            for (size_t k = 0; k < r->questions[i].nchoices; k++)
-                json_array_append_new(ch, json_string(r->questions[i].choices[k]));
-            json_array_append_new(qs, json_pack("{s:s, s:s, s:o}", "id", r->questions[i].id,
-                                                "text", r->questions[i].text, "choices", ch));
-        }
-        json_object_set_new(msg, "questions", qs);
-        json_object_set_new(msg, "vars", event_vars(ev, title));
-        json_t *groups = json_array();
-        for (size_t i = 0; i < r->naudience_groups; i++)
-            json_array_append_new(groups, json_string(r->audience_groups[i]));
-        json_object_set_new(msg, "groups", groups);
-        json_object_set_new(msg, "countries", r->audience_travellers ? countries_json(ev) : json_array());
-        json_object_set_new(msg, "resend_after_s", json_integer(r->resend_after_s));
-        json_object_set_new(msg, "max_resends", json_integer(r->max_resends));
+        json_t *msg = incident_message(r, event_vars(ev, title),
+                                       r->audience_travellers ? countries_json(ev) : NULL);
         static const char *const on_timeout[] = { "hold", "send", "escalate" };
         json_t *policy = json_pack("{s:i, s:s, s:I, s:s, s:s, s:s}",
             "required", r->approval_required ? (r->approvals_required > 0 ? r->approvals_required : 1) : 0,

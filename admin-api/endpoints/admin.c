@@ -18,6 +18,7 @@
 #include "engine/directory.h"
 #include "engine/people_csv.h"
 #include "engine/travellers_csv.h"
+#include "feeds/overseas/country.h"
 
 struct api_call *
 api_call_new(struct anpi_engine *e, struct anpi_http_req *req)
@@ -471,6 +472,64 @@ h_travellers_import(struct anpi_http_req *req, void *ctx)
 }
 
 static void
+manual_check_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error: %s", err);
+    } else {
+        json_error_t jerr;
+        json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        anpi_dispatch_kick(c->e);
+        anpi_http_respond_json(c->req, 202, j ? j : json_object());
+    }
+    api_call_free(c);
+}
+
+/* A safety check to the travellers in one country, started by hand: the
+ * operator's request is the decision, so there is no approval round. */
+static void
+h_travellers_check(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    if (!authorized(e, req))
+        return;
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    char err[256];
+    json_t *j = anpi_json_body(body ? body : "", len, err, sizeof(err));
+    if (!j) {
+        anpi_http_respond_error(req, 400, "%s", err);
+        return;
+    }
+    const char *country = json_string_value(json_object_get(j, "country"));
+    const struct anpi_country *ct = country ? anpi_country_by_alpha2(country) : NULL;
+    if (!ct) {
+        anpi_http_respond_error(req, 400, "\"country\" must be an ISO 3166-1 alpha-2 code such as TH");
+        json_decref(j);
+        return;
+    }
+    const char *given = json_string_value(json_object_get(j, "title"));
+    char *title = given && *given ? anpi_xstrdup(given) : anpi_xasprintf("%s 渡航者の安否確認", ct->name_ja);
+    char *msg = anpi_manual_check_message(e, ct->alpha2, title);
+    if (!msg) {
+        anpi_http_respond_error(req, 409, "no rule overseas-safety-check is loaded (it gives the questions "
+                                "and the template)");
+        free(title);
+        json_decref(j);
+        return;
+    }
+    char exp[32];
+    snprintf(exp, sizeof(exp), "%lld", (long long)e->cfg->incident_expiry_s);
+    const char *p[5] = { ct->alpha2, title, msg, "api", exp };
+    anpi_db_query(e->db, "SELECT anpi_manual_traveller_check($1, $2, $3::jsonb, $4, $5::double precision)::text",
+                  5, p, manual_check_cb, api_call_new(e, req));
+    free(msg);
+    free(title);
+    json_decref(j);
+}
+
+static void
 h_addresses(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
@@ -532,5 +591,6 @@ anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s)
     rc |= anpi_http_route(s, "GET", "/api/v1/addresses", h_addresses, e);
     rc |= anpi_http_route(s, "POST", "/api/v1/addresses/check", h_address_check, e);
     rc |= anpi_http_route(s, "POST", "/api/v1/travellers/import", h_travellers_import, e);
+    rc |= anpi_http_route(s, "POST", "/api/v1/travellers/check", h_travellers_check, e);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

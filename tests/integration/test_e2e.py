@@ -575,6 +575,23 @@ def phase_sources(tmp):
                         "A1,試験 管理者,,admin@example.jp,13,admins\n"
                         "R1,試験 訓練担当,,drill@example.jp,13,drill-recipients\n")
     feeds = FeedServer()
+    import socket
+    import threading
+    qz = socket.socket()
+    qz.bind(("127.0.0.1", 0))
+    qz.listen(1)
+    qzlog = read(os.path.join(SHARED, "corpus", "missile", "qzss-dcx", "qzqsm_dcx_240604.log"))
+
+    def receiver():
+        # a receiver: prints its sentences to whoever connects
+        try:
+            conn, _ = qz.accept()
+            conn.sendall(qzlog)
+            time.sleep(120)
+            conn.close()
+        except OSError:
+            pass
+    threading.Thread(target=receiver, daemon=True).start()
     try:
         suruga = sorted(glob.glob(os.path.join(OFFICIAL, "32-35_07_0[1-3]*")))
         entries = []
@@ -613,6 +630,7 @@ def phase_sources(tmp):
                 feeds={"jma": {"url": feeds.base + "/eqvol.xml", "interval": "10s"},
                        "gdacs": {"url": feeds.base + "/xml/rss_7d.xml", "interval": "10s"},
                        "eew": {"stale_after": "10s"},
+                       "qzss": {"tcp": "127.0.0.1:%d" % qz.getsockname()[1]},
                        "alarm_group": "admins"})
             cfg["log"] = {"level": "info"}
             started = time.time()
@@ -716,6 +734,17 @@ def phase_sources(tmp):
             new = {a: n - before.get(a, 0) for a, n in after.items() if n > before.get(a, 0)}
             check(new == {"traveller@example.jp": 1}, "the overseas safety check went to the traveller only", new)
 
+            # a safety check to the travellers in a country, started by hand
+            before = safety_mails(sink)
+            s, j = api.post("/api/v1/travellers/check", body=b'{"country": "IR"}', content_type="application/json")
+            settle(anpid, sink)
+            after = safety_mails(sink)
+            new = {a: n - before.get(a, 0) for a, n in after.items() if n > before.get(a, 0)}
+            check(s == 202 and j.get("status") == "dispatched" and new == {"traveller@example.jp": 1},
+                  "a traveller check started by hand goes out at once to the travellers there", (s, j, new))
+            s, j = api.post("/api/v1/travellers/check", body=b'{"country": "XX"}', content_type="application/json")
+            check(s == 400, "an unknown country is refused", (s, j))
+
             # an exercise document reaches only the rule that opts in, marked as a drill
             s, j = push(api, os.path.join(OFFICIAL, "32-35_01_03_240613_VXSE53.xml"))
             settle(anpid, sink)
@@ -736,11 +765,13 @@ def phase_sources(tmp):
             check(s == 200 and byname.get("jma", {}).get("documents", 0) >= len(suruga)
                   and byname.get("jma", {}).get("last_success") and byname.get("eew", {}).get("stale") is True
                   and byname.get("cap", {}).get("errors", 0) >= 1 and byname.get("gdacs", {}).get("polled")
-                  and byname.get("gdacs", {}).get("documents", 0) >= 1,
+                  and byname.get("gdacs", {}).get("documents", 0) >= 1
+                  and byname.get("qzss", {}).get("polled") and byname.get("qzss", {}).get("documents", 0) >= 1,
                   "feed health shows each source's last success, documents, errors and staleness", h)
             anpid.stop()
     finally:
         feeds.stop()
+        qz.close()
 
 
 def phase_mail(tmp):
