@@ -1,15 +1,27 @@
-/* smtp.c - SMTP client on libuv: relay pool, per-connection state machine,
- * TLS through OpenSSL memory BIOs over the uv_tcp stream.
+/* smtp.c - SMTP client on libuv: relay pool, destination groups with
+ * limits, per-connection state machine with PIPELINING, TLS through OpenSSL
+ * memory BIOs over the uv_tcp stream.
  *
  * Lifecycle rules (libuv design): a connection owns a uv_tcp_t and a
  * uv_timer_t (plus a getaddrinfo request while resolving); it is freed only
  * when the last of them has called back (refs == 0).  The pool owns one
  * uv_timer_t used to run user callbacks from the loop, never from inside a
  * call the user made or from the middle of a state transition, so a
- * callback may queue more mail or close the pool safely. */
+ * callback may queue more mail or close the pool safely, and one that
+ * wakes the dispatcher when a group's token bucket has refilled.
+ *
+ * Transactions: once a connection is set up it is in CS_TXN and every
+ * command sent leaves an expectation (RSET, MAIL, RCPT, DATA, EOM) in a
+ * small FIFO; replies are matched to it in order.  That one mechanism
+ * covers lock-step (one expectation at a time) and PIPELINING (RFC 2920:
+ * RSET+MAIL+RCPT+DATA in one write, the body only after the 354, the next
+ * envelope right behind the final dot).  An expectation whose job already
+ * failed holds NULL: its reply is read and ignored, and a 354 for it gets
+ * a lone "." so the server's transaction ends empty. */
 #include "channels/smtp.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,26 +34,37 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "channels/smtp_limits.h"
 #include "channels/smtp_policy.h"
 #include "channels/smtp_reply.h"
 #include "engine/buf.h"
 #include "engine/log.h"
 
-#define IDLE_MAX_S      5     /* QUIT an idle connection after this long */
-#define QUIT_WAIT_MAX_S 2     /* how long to wait for the 221 */
-#define HOST_MAX        255
+#define IDLE_MAX_S        5     /* QUIT an idle connection after this long */
+#define QUIT_WAIT_MAX_S   2     /* how long to wait for the 221 */
+#define HOST_MAX          255
+#define RELAY_FAILS_DOWN  3     /* connection failures in a row that mark a relay down */
+#define RELAY_DOWN_MS     60000 /* how long it stays down */
+#define GROUP_BUCKETS     256   /* hash buckets for destination groups */
+#define EXP_MAX           12    /* expectations per connection (two pipelined transactions) */
 
 enum conn_state {
     CS_RESOLVE, CS_CONNECT, CS_BANNER, CS_EHLO, CS_HELO, CS_STARTTLS, CS_TLS,
     CS_AUTH_PLAIN, CS_AUTH_LOGIN, CS_AUTH_USER, CS_AUTH_PASS,
-    CS_RSET, CS_MAIL, CS_RCPT, CS_DATA, CS_BODY, CS_IDLE, CS_QUIT, CS_CLOSED,
+    CS_TXN, CS_IDLE, CS_QUIT, CS_CLOSED,
 };
 
 static const char *const state_names[] = {
     "RESOLVE", "CONNECT", "BANNER", "EHLO", "HELO", "STARTTLS", "TLS",
     "AUTH PLAIN", "AUTH LOGIN", "AUTH USER", "AUTH PASS",
-    "RSET", "MAIL", "RCPT", "DATA", "BODY", "IDLE", "QUIT", "CLOSED",
+    "TXN", "IDLE", "QUIT", "CLOSED",
 };
+
+/* What a reply in CS_TXN answers. */
+enum exp_kind { EX_RSET, EX_MAIL, EX_RCPT, EX_DATA, EX_EOM };
+static const char *const exp_names[] = { "RSET", "MAIL", "RCPT", "DATA", "end of DATA" };
+
+struct group;
 
 struct job {
     struct job *next;
@@ -51,8 +74,32 @@ struct job {
     anpi_smtp_cb cb;
     void *arg;
     size_t relay;                /* index of the relay it is queued for */
+    struct group *grp;           /* NULL only for jobs rejected at anpi_smtp_send */
     bool stale_retry;            /* already retried once after a reused connection died */
+    bool reused;                 /* sent behind RSET on a connection that had a transaction */
+    bool eightbit;               /* body has bytes >= 0x80 */
+    bool utf8addr;               /* an envelope address has bytes >= 0x80 */
     struct anpi_smtp_outcome out;
+};
+
+struct jqueue {
+    struct job *head, *tail;
+    size_t n;
+};
+
+struct group {
+    struct group *hnext;          /* hash chain */
+    struct group *lnext;          /* all groups, creation order */
+    struct anpi_limit_group lim;
+    struct anpi_rate rate;
+    struct jqueue *q;             /* one per relay */
+    size_t waiting;               /* sum of q[].n */
+    size_t *nconns;               /* per relay: connections working for this group now
+                                     (caps are per relay, like max_connections) */
+    size_t sent, deferred, failed;
+    int64_t win_start_ms;         /* current-rate window */
+    size_t win_count;
+    double cur_rate;
 };
 
 struct relay {
@@ -60,21 +107,29 @@ struct relay {
     char hostport[HOST_MAX + 16];
     bool host_is_ip;
     SSL_CTX *ctx;                 /* NULL when tls == none */
-    struct job *qhead, *qtail;
-    size_t qlen;
     size_t nconns;                /* connections counted against max_connections */
+    int fails;                    /* connection failures in a row */
+    int64_t down_until_ms;        /* uv_now() time; 0 = up */
+    size_t sent, deferred, failed;
+};
+
+struct exp {
+    enum exp_kind kind;
+    struct job *j;                /* NULL: its job already failed, ignore the reply */
 };
 
 struct conn {
     struct conn *prev, *next;     /* pool->conns */
     struct anpi_smtp_pool *pool;
     size_t relay;
+    struct group *grp;            /* counted in grp->nconns while set */
     bool counted;                 /* still counted in relay->nconns */
     int refs;                     /* open handles + pending requests */
     bool closing;
     bool reconnecting;            /* tcp handle closed to try the next address */
     bool resolving;               /* getaddrinfo pending (holds a ref) */
     bool tcp_open;
+    bool ready;                   /* reached CS_TXN once */
 
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -89,9 +144,13 @@ struct conn {
     bool handshaking, tls_on;
 
     bool esmtp, ext_starttls, ext_size, ext_auth_plain, ext_auth_login;
-    struct job *job;
-    int nmsgs;                    /* transactions finished on this connection */
-    bool body_written;
+    bool ext_pipelining, ext_8bitmime, ext_smtputf8;
+    struct job *job;              /* the job a new connection was opened for */
+    int nmsgs;                    /* transactions started on this connection */
+    bool body_pending;            /* a body write has not completed yet */
+
+    struct exp exps[EXP_MAX];
+    unsigned ehead, ecount;
 
     char readbuf[65536];
     char plain[16384];
@@ -103,6 +162,14 @@ struct anpi_smtp_pool {
     size_t nrelays;
     char *helo;
     int timeout_s, max_conns, max_msgs;
+    bool no_pipelining;
+    struct anpi_smtp_limit *limits;   /* deep copy of opts->limits */
+    size_t nlimits;
+    double share;
+
+    struct group *gtab[GROUP_BUCKETS];
+    struct group *groups, *groups_tail;
+    size_t ngroups;
 
     struct conn *conns;           /* every live connection */
     size_t nlive;
@@ -111,6 +178,10 @@ struct anpi_smtp_pool {
     uv_timer_t defer;             /* runs completions */
     bool defer_closed;
     struct job *done_head, *done_tail;
+
+    uv_timer_t wake;              /* a token bucket or a down relay is due */
+    bool wake_closed;
+    uint64_t wake_due;            /* uv_now() of the armed wake-up, 0 = none */
 
     bool closing;
     void (*closed)(void *);
@@ -121,9 +192,97 @@ struct anpi_smtp_pool {
 static void conn_close(struct conn *c);
 static void conn_fail(struct conn *c, const char *fmt, ...) ANPI_PRINTF(2, 3);
 static void relay_dispatch(struct anpi_smtp_pool *p, size_t ri);
-static void conn_after_txn(struct conn *c, bool drop);
+static void conn_next(struct conn *c);
 static void tls_pump(struct conn *c);
 static void pool_maybe_finish(struct anpi_smtp_pool *p);
+static void conn_quit(struct conn *c);
+
+/* ---- groups ------------------------------------------------------------------ */
+
+static unsigned
+hash_str(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int64_t
+now_ms(const struct anpi_smtp_pool *p)
+{
+    return (int64_t)uv_now(p->loop);
+}
+
+static size_t
+group_cap(const struct anpi_smtp_pool *p, const struct group *g)
+{
+    if (g->lim.is_default || g->lim.connections <= 0)
+        return (size_t)p->max_conns;
+    double c = ceil((double)g->lim.connections * p->share);
+    return c < 1 ? 1 : (size_t)c;
+}
+
+static int
+group_mpc(const struct anpi_smtp_pool *p, const struct group *g)
+{
+    int a = p->max_msgs, b = g ? g->lim.messages_per_connection : 0;
+    if (a > 0 && b > 0)
+        return a < b ? a : b;
+    return a > 0 ? a : b;
+}
+
+static struct group *
+group_for(struct anpi_smtp_pool *p, const char *rcpt)
+{
+    const char *at = strrchr(rcpt, '@');
+    struct anpi_limit_group lim;
+    anpi_limits_resolve(p->limits, p->nlimits, at ? at + 1 : "", &lim);
+    unsigned b = hash_str(lim.name) % GROUP_BUCKETS;
+    for (struct group *g = p->gtab[b]; g; g = g->hnext)
+        if (strcmp(g->lim.name, lim.name) == 0)
+            return g;
+    struct group *g = anpi_xcalloc(1, sizeof(*g));
+    g->lim = lim;
+    g->q = anpi_xcalloc(p->nrelays, sizeof(*g->q));
+    g->nconns = anpi_xcalloc(p->nrelays, sizeof(*g->nconns));
+    anpi_rate_init(&g->rate, lim.rate, lim.burst, now_ms(p));
+    anpi_rate_set_share(&g->rate, p->share);
+    g->win_start_ms = now_ms(p);
+    g->hnext = p->gtab[b];
+    p->gtab[b] = g;
+    if (p->groups_tail)
+        p->groups_tail->lnext = g;
+    else
+        p->groups = g;
+    p->groups_tail = g;
+    p->ngroups++;
+    return g;
+}
+
+static void
+group_count_sent(struct anpi_smtp_pool *p, struct group *g)
+{
+    int64_t now = now_ms(p);
+    g->win_count++;
+    if (now - g->win_start_ms >= 1000) {
+        g->cur_rate = (double)g->win_count * 1000.0 / (double)(now - g->win_start_ms);
+        g->win_start_ms = now;
+        g->win_count = 0;
+    }
+}
+
+static void
+conn_set_group(struct conn *c, struct group *g)
+{
+    if (c->grp == g)
+        return;
+    if (c->grp)
+        c->grp->nconns[c->relay]--;
+    c->grp = g;
+    if (g)
+        g->nconns[c->relay]++;
+}
 
 /* ---- jobs and completions ------------------------------------------------ */
 
@@ -148,10 +307,25 @@ on_defer(uv_timer_t *t)
         if (!p->done_head)
             p->done_tail = NULL;
         p->queued--;
-        if (j->out.result == ANPI_SMTP_SENT)
+        struct relay *r = &p->relays[j->relay];
+        if (j->out.result == ANPI_SMTP_SENT) {
             p->stats.messages_sent++;
-        else
+            r->sent++;
+            if (j->grp)
+                j->grp->sent++;
+        } else {
             p->stats.messages_failed++;
+            if (j->out.result == ANPI_SMTP_TEMPFAIL) {
+                p->stats.messages_deferred++;
+                r->deferred++;
+                if (j->grp)
+                    j->grp->deferred++;
+            } else {
+                r->failed++;
+                if (j->grp)
+                    j->grp->failed++;
+            }
+        }
         j->cb(j->arg, &j->out);
         job_free(j);
     }
@@ -172,33 +346,130 @@ job_complete(struct anpi_smtp_pool *p, struct job *j)
 }
 
 static void
-queue_push(struct relay *r, struct job *j, bool front)
+queue_push(struct anpi_smtp_pool *p, struct job *j, bool front)
 {
+    (void)p;
+    struct jqueue *q = &j->grp->q[j->relay];
     j->next = NULL;
-    if (!r->qhead) {
-        r->qhead = r->qtail = j;
+    if (!q->head) {
+        q->head = q->tail = j;
     } else if (front) {
-        j->next = r->qhead;
-        r->qhead = j;
+        j->next = q->head;
+        q->head = j;
     } else {
-        r->qtail->next = j;
-        r->qtail = j;
+        q->tail->next = j;
+        q->tail = j;
     }
-    r->qlen++;
+    q->n++;
+    j->grp->waiting++;
 }
 
 static struct job *
-queue_pop(struct relay *r)
+queue_pop(struct group *g, size_t ri)
 {
-    struct job *j = r->qhead;
+    struct jqueue *q = &g->q[ri];
+    struct job *j = q->head;
     if (j) {
-        r->qhead = j->next;
-        if (!r->qhead)
-            r->qtail = NULL;
-        r->qlen--;
+        q->head = j->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->n--;
+        g->waiting--;
         j->next = NULL;
     }
     return j;
+}
+
+static bool
+relay_is_down(const struct anpi_smtp_pool *p, size_t ri)
+{
+    return p->relays[ri].down_until_ms > now_ms(p);
+}
+
+/* The first relay from `from` on that is up, or nrelays. */
+static size_t
+relay_pick(const struct anpi_smtp_pool *p, size_t from)
+{
+    for (size_t i = from; i < p->nrelays; i++)
+        if (!relay_is_down(p, i))
+            return i;
+    return p->nrelays;
+}
+
+/* Queue j on relay ri (or the next relay that is up); when every relay
+ * from there on is down, report TEMPFAIL: the engine retries later. */
+static void
+job_route(struct anpi_smtp_pool *p, struct job *j, size_t from, bool front)
+{
+    size_t ri = relay_pick(p, from);
+    if (ri >= p->nrelays) {
+        anpi_smtp_policy_local(ANPI_SMTP_STAGE_CONNECT, "relay down (too many connection failures)",
+                               &j->out);
+        j->out.relay = p->relays[j->relay].hostport;
+        job_complete(p, j);
+        return;
+    }
+    j->relay = ri;
+    queue_push(p, j, front);
+    relay_dispatch(p, ri);
+}
+
+static void
+on_wake(uv_timer_t *t)
+{
+    struct anpi_smtp_pool *p = t->data;
+    p->wake_due = 0;
+    for (size_t i = 0; i < p->nrelays && !p->closing; i++)
+        relay_dispatch(p, i);
+}
+
+/* Run the dispatcher again in in_ms (the earliest request wins). */
+static void
+wake_arm(struct anpi_smtp_pool *p, int64_t in_ms)
+{
+    if (p->closing || p->wake_closed)
+        return;
+    uint64_t delay = (uint64_t)(in_ms > 0 ? in_ms : 1);
+    uint64_t due = uv_now(p->loop) + delay;
+    if (p->wake_due && p->wake_due <= due && uv_is_active((uv_handle_t *)&p->wake))
+        return;
+    p->wake_due = due;
+    uv_timer_start(&p->wake, on_wake, delay, 0);
+}
+
+/* Three connection failures in a row: the relay is down for a while and
+ * what waits for it moves on. */
+static void
+relay_conn_failed(struct anpi_smtp_pool *p, size_t ri)
+{
+    struct relay *r = &p->relays[ri];
+    if (relay_is_down(p, ri) || ++r->fails < RELAY_FAILS_DOWN)
+        return;
+    r->fails = 0;
+    r->down_until_ms = now_ms(p) + RELAY_DOWN_MS;
+    p->stats.relays_marked_down++;
+    anpi_warn(ANPI_LG_SMTP, "smtp %s: %d connection failures in a row, relay down for %d s",
+              r->hostport, RELAY_FAILS_DOWN, RELAY_DOWN_MS / 1000);
+    for (struct group *g = p->groups; g; g = g->lnext) {
+        struct job *j;
+        while ((j = queue_pop(g, ri)))
+            job_route(p, j, ri + 1, false);
+    }
+}
+
+/* The destination pushed back (421, 450): its group slows down. */
+static void
+group_pushback(struct anpi_smtp_pool *p, struct group *g, int code)
+{
+    if (!g || (code != 421 && code != 450))
+        return;
+    int64_t before = g->rate.last_slow_ms;
+    anpi_rate_slowdown(&g->rate, now_ms(p), g->cur_rate);
+    if (g->rate.last_slow_ms != before) {
+        p->stats.slowdowns++;
+        anpi_info(ANPI_LG_SMTP, "smtp group %s: %d from the destination, rate now %.1f/s",
+                  g->lim.name, code, anpi_rate_effective(&g->rate, now_ms(p)));
+    }
 }
 
 /* The job failed (or succeeded) at stage st with j->out filled: report it,
@@ -215,14 +486,58 @@ job_finish(struct anpi_smtp_pool *p, struct job *j, enum anpi_smtp_stage st)
                   j->out.result == ANPI_SMTP_PERMFAIL ? "permfail" : "tempfail", j->out.text);
     }
     if (!p->closing && j->out.result == ANPI_SMTP_TEMPFAIL && j->relay + 1 < p->nrelays &&
-        anpi_smtp_policy_failover(st, &j->out)) {
-        j->relay++;
+        relay_pick(p, j->relay + 1) < p->nrelays && anpi_smtp_policy_failover(st, &j->out)) {
         j->stale_retry = false;
-        queue_push(&p->relays[j->relay], j, false);
-        relay_dispatch(p, j->relay);
+        job_route(p, j, j->relay + 1, false);
         return;
     }
     job_complete(p, j);
+}
+
+/* ---- expectations -------------------------------------------------------------- */
+
+static void
+exp_push(struct conn *c, enum exp_kind k, struct job *j)
+{
+    /* EXP_MAX covers two transactions; callers never go beyond. */
+    c->exps[(c->ehead + c->ecount) % EXP_MAX] = (struct exp){ k, j };
+    c->ecount++;
+}
+
+static struct exp
+exp_pop(struct conn *c)
+{
+    struct exp e = c->exps[c->ehead];
+    c->ehead = (c->ehead + 1) % EXP_MAX;
+    c->ecount--;
+    return e;
+}
+
+static struct exp *
+exp_head(struct conn *c)
+{
+    return c->ecount ? &c->exps[c->ehead] : NULL;
+}
+
+/* j is finished: later replies for it are read and ignored. */
+static void
+exp_forget(struct conn *c, const struct job *j)
+{
+    for (unsigned i = 0; i < c->ecount; i++)
+        if (c->exps[(c->ehead + i) % EXP_MAX].j == j)
+            c->exps[(c->ehead + i) % EXP_MAX].j = NULL;
+}
+
+static enum anpi_smtp_stage
+exp_stage(const struct conn *c, enum exp_kind k)
+{
+    switch (k) {
+    case EX_RSET: return ANPI_SMTP_STAGE_RSET;
+    case EX_MAIL: return ANPI_SMTP_STAGE_MAIL;
+    case EX_RCPT: return ANPI_SMTP_STAGE_RCPT;
+    case EX_DATA: return ANPI_SMTP_STAGE_DATA;
+    default: return c->body_pending ? ANPI_SMTP_STAGE_BODY : ANPI_SMTP_STAGE_EOM;
+    }
 }
 
 /* ---- state machine --------------------------------------------------------- */
@@ -237,11 +552,6 @@ conn_stage(const struct conn *c)
     case CS_STARTTLS: case CS_TLS: return ANPI_SMTP_STAGE_STARTTLS;
     case CS_AUTH_PLAIN: case CS_AUTH_LOGIN: case CS_AUTH_USER: case CS_AUTH_PASS:
         return ANPI_SMTP_STAGE_AUTH;
-    case CS_RSET: return ANPI_SMTP_STAGE_RSET;
-    case CS_MAIL: return ANPI_SMTP_STAGE_MAIL;
-    case CS_RCPT: return ANPI_SMTP_STAGE_RCPT;
-    case CS_DATA: return ANPI_SMTP_STAGE_DATA;
-    case CS_BODY: return c->body_written ? ANPI_SMTP_STAGE_EOM : ANPI_SMTP_STAGE_BODY;
     default: return ANPI_SMTP_STAGE_CONNECT;
     }
 }
@@ -269,10 +579,15 @@ on_timeout(uv_timer_t *t)
     case CS_CONNECT: conn_fail(c, "connect: timeout"); return;
     case CS_TLS: conn_fail(c, "TLS: handshake timeout"); return;
     case CS_BANNER: conn_fail(c, "timeout waiting for banner"); return;
-    case CS_BODY:
-        conn_fail(c, c->body_written ? "timeout waiting for reply to end of DATA"
-                                     : "timeout sending message body");
+    case CS_TXN: {
+        const struct exp *e = exp_head(c);
+        if (e && e->kind == EX_EOM)
+            conn_fail(c, c->body_pending ? "timeout sending message body"
+                                         : "timeout waiting for reply to end of DATA");
+        else
+            conn_fail(c, "timeout waiting for reply to %s", e ? exp_names[e->kind] : "command");
         return;
+    }
     default:
         conn_fail(c, "timeout waiting for reply to %s", state_names[c->st]);
         return;
@@ -305,10 +620,11 @@ on_write(uv_write_t *req, int status)
         conn_fail(c, "write: %s", uv_strerror(status));
         return;
     }
-    if (last && c->st == CS_BODY) {
+    if (last) {
         /* The whole body is out: from now on wait for the final reply. */
-        c->body_written = true;
-        conn_arm(c, c->pool->timeout_s);
+        c->body_pending = false;
+        if (c->ecount)
+            conn_arm(c, c->pool->timeout_s);
     }
 }
 
@@ -369,6 +685,7 @@ conn_send(struct conn *c, const char *data, size_t len, bool last_body)
 }
 
 /* Send one command line and wait for its reply in state st. */
+/* Send one command line and wait for its reply in state st (set-up). */
 static void
 conn_cmd(struct conn *c, enum conn_state st, const char *fmt, ...) ANPI_PRINTF(3, 4);
 static void
@@ -397,24 +714,121 @@ conn_cmd(struct conn *c, enum conn_state st, const char *fmt, ...)
 static void
 conn_quit(struct conn *c)
 {
+    struct anpi_smtp_pool *p = c->pool;
     if (c->counted) {
         c->counted = false;
-        c->pool->relays[c->relay].nconns--;
+        p->relays[c->relay].nconns--;
     }
-    int wait = c->pool->timeout_s < QUIT_WAIT_MAX_S ? c->pool->timeout_s : QUIT_WAIT_MAX_S;
+    conn_set_group(c, NULL);
+    int wait = p->timeout_s < QUIT_WAIT_MAX_S ? p->timeout_s : QUIT_WAIT_MAX_S;
     conn_cmd(c, CS_QUIT, "QUIT");
     if (!c->closing)
         conn_arm(c, wait);
 }
 
-static void
-conn_start_txn(struct conn *c)
+/* Append the command line for step k of job j to b. */
+static int
+txn_line(struct conn *c, struct job *j, enum exp_kind k, struct anpi_buf *b)
 {
-    struct job *j = c->job;
-    if (c->ext_size)
-        conn_cmd(c, CS_MAIL, "MAIL FROM:<%s> SIZE=%zu", j->from, j->len);
-    else
-        conn_cmd(c, CS_MAIL, "MAIL FROM:<%s>", j->from);
+    switch (k) {
+    case EX_RSET:
+        return anpi_buf_puts(b, "RSET\r\n");
+    case EX_MAIL: {
+        int r = anpi_buf_printf(b, "MAIL FROM:<%s>", j->from);
+        if (r == 0 && c->ext_size)
+            r = anpi_buf_printf(b, " SIZE=%zu", j->len);
+        if (r == 0 && j->eightbit && c->ext_8bitmime)
+            r = anpi_buf_puts(b, " BODY=8BITMIME");
+        if (r == 0 && j->utf8addr && c->ext_smtputf8)
+            r = anpi_buf_puts(b, " SMTPUTF8");
+        return r == 0 ? anpi_buf_puts(b, "\r\n") : r;
+    }
+    case EX_RCPT:
+        return anpi_buf_printf(b, "RCPT TO:<%s>\r\n", j->rcpt);
+    case EX_DATA:
+        return anpi_buf_puts(b, "DATA\r\n");
+    default:
+        return ANPI_ERROR;
+    }
+}
+
+/* Send the commands of step k of j (and, with PIPELINING, every step up to
+ * DATA) and leave their expectations. */
+static void
+txn_send_from(struct conn *c, struct job *j, enum exp_kind k)
+{
+    struct anpi_buf b;
+    anpi_buf_init(&b, 4096);
+    bool pipe = c->ext_pipelining && !c->pool->no_pipelining;
+    enum exp_kind last = pipe ? EX_DATA : k;
+    int r = 0;
+    for (enum exp_kind i = k; i <= last && r == 0; i++)
+        r = txn_line(c, j, i, &b);
+    if (r != 0) {
+        anpi_buf_free(&b);
+        conn_fail(c, "command too long");
+        return;
+    }
+    for (enum exp_kind i = k; i <= last; i++)
+        exp_push(c, i, j);
+    if (pipe && k <= EX_MAIL)
+        c->pool->stats.txn_pipelined++;
+    conn_send(c, b.data, b.len, false);
+    anpi_buf_free(&b);
+}
+
+/* Start the transaction of j on c (RSET first when the connection was used). */
+static void
+txn_start(struct conn *c, struct job *j)
+{
+    if (j->utf8addr && !c->ext_smtputf8) {
+        anpi_smtp_policy_local(ANPI_SMTP_STAGE_MAIL,
+                               "address is not ASCII and the relay does not offer SMTPUTF8", &j->out);
+        j->out.result = ANPI_SMTP_PERMFAIL;
+        job_finish(c->pool, j, ANPI_SMTP_STAGE_MAIL);
+        return;
+    }
+    j->reused = c->nmsgs > 0;
+    c->nmsgs++;
+    txn_send_from(c, j, j->reused ? EX_RSET : EX_MAIL);
+}
+
+/* A job for connection c from its own group, or from another group this
+ * relay has work for (the connection changes group).  Takes the group's
+ * token; NULL when nothing may go now (the wake timer is armed when a
+ * bucket is what holds it back). */
+static struct job *
+conn_pick_job(struct conn *c)
+{
+    struct anpi_smtp_pool *p = c->pool;
+    size_t ri = c->relay;
+    int64_t now = now_ms(p);
+    int64_t wait_min = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct group *g = pass == 0 ? c->grp : p->groups; g; g = pass == 0 ? NULL : g->lnext) {
+            if (pass == 1 && g == c->grp)
+                continue;
+            if (!g->q[ri].n)
+                continue;
+            int mpc = group_mpc(p, g);
+            if (mpc > 0 && c->nmsgs >= mpc)
+                continue;
+            if (g != c->grp && g->nconns[ri] >= group_cap(p, g))
+                continue;
+            int64_t w = anpi_rate_take(&g->rate, now,
+                                       g->lim.carrier && anpi_limits_quiet_window(anpi_now_ms()));
+            if (w > 0) {
+                if (!wait_min || w < wait_min)
+                    wait_min = w;
+                continue;
+            }
+            conn_set_group(c, g);
+            return queue_pop(g, ri);
+        }
+    }
+    if (wait_min > 0)
+        wake_arm(p, wait_min);
+    return NULL;
 }
 
 /* Connection set up (EHLO, TLS, AUTH done): start on the job it was made
@@ -422,26 +836,54 @@ conn_start_txn(struct conn *c)
 static void
 conn_ready(struct conn *c)
 {
-    if (c->job) {
-        conn_start_txn(c);
-        return;
+    struct anpi_smtp_pool *p = c->pool;
+    p->relays[c->relay].fails = 0;
+    c->ready = true;
+    conn_enter(c, CS_TXN);
+    struct job *j = c->job;
+    c->job = NULL;
+    if (j) {
+        txn_start(c, j);
+        if (c->closing)
+            return;
+        if (c->ecount) {
+            conn_arm(c, p->timeout_s);
+            return;
+        }
     }
-    conn_after_txn(c, false);
+    conn_next(c);
 }
 
-/* A transaction ended (or the connection just became ready without a job):
- * take the next queued job, go idle, or QUIT. */
+/* Nothing in flight on c: take the next job, go idle, or QUIT. */
 static void
-conn_after_txn(struct conn *c, bool drop)
+conn_next(struct conn *c)
 {
     struct anpi_smtp_pool *p = c->pool;
-    struct relay *r = &p->relays[c->relay];
-    c->job = NULL;
-    if (drop || p->closing) {
-        if (drop)
-            conn_close(c);
-        else
-            conn_quit(c);
+    if (c->closing)
+        return;
+    if (p->closing || relay_is_down(p, c->relay)) {
+        conn_quit(c);
+        return;
+    }
+    int mpc = group_mpc(p, c->grp);
+    bool full = mpc > 0 && c->nmsgs >= mpc;
+    for (;;) {
+        struct job *j = conn_pick_job(c);
+        if (!j)
+            break;
+        txn_start(c, j);
+        if (c->closing)
+            return;
+        if (c->ecount) {
+            conn_enter(c, CS_TXN);
+            conn_arm(c, p->timeout_s);
+            return;
+        }
+    }
+    /* Its own group's per-connection cap is used up and that group still
+     * has mail: make room for a fresh connection. */
+    if (full && c->grp && c->grp->q[c->relay].n) {
+        conn_quit(c);
         relay_dispatch(p, c->relay);
         return;
     }
@@ -450,34 +892,45 @@ conn_after_txn(struct conn *c, bool drop)
         relay_dispatch(p, c->relay);
         return;
     }
-    struct job *j = queue_pop(r);
-    if (j) {
-        c->job = j;
-        if (c->nmsgs > 0)
-            conn_cmd(c, CS_RSET, "RSET");
-        else
-            conn_start_txn(c);
-        return;
-    }
+    conn_set_group(c, NULL);
     conn_enter(c, CS_IDLE);
     conn_arm(c, p->timeout_s < IDLE_MAX_S ? p->timeout_s : IDLE_MAX_S);
 }
 
-/* The job on c failed because of a reply: decide via the policy, then keep
- * the connection for the next message unless the server is going away. */
+/* Jobs still in flight on a connection that is going away: one whose
+ * body went out gets the failure (it may have been delivered, never
+ * resend); the others never started and go back to the queue once. */
 static void
-conn_job_reply_fail(struct conn *c, const struct anpi_smtp_reply *rep)
+conn_drop_jobs(struct conn *c, const char *text)
 {
-    struct job *j = c->job;
-    enum anpi_smtp_stage st = conn_stage(c);
-    anpi_smtp_policy_reply(st, rep->code, rep->enhanced, rep->lines, &j->out);
-    c->job = NULL;
-    c->nmsgs++;
-    job_finish(c->pool, j, st);
-    conn_after_txn(c, rep->code == 421);
+    struct anpi_smtp_pool *p = c->pool;
+    bool first = true;
+    while (c->ecount) {
+        struct exp e = exp_pop(c);
+        struct job *j = e.j;
+        if (!j)
+            continue;
+        enum anpi_smtp_stage st = exp_stage(c, e.kind);
+        exp_forget(c, j);
+        bool behind = !first;     /* pipelined behind another transaction */
+        first = false;
+        if (e.kind != EX_EOM && !p->closing && !j->stale_retry &&
+            ((e.kind == EX_RSET && j->reused) || behind)) {
+            /* A reused connection the server had already dropped: the
+             * message never started, give it a fresh connection. */
+            j->stale_retry = true;
+            queue_push(p, j, true);
+            continue;
+        }
+        if (p->closing)
+            anpi_smtp_policy_local(st, "shutting down", &j->out);
+        else
+            anpi_smtp_policy_local(st, text, &j->out);
+        job_finish(p, j, st);
+    }
 }
 
-/* Local failure: the job (if any) gets TEMPFAIL with text, the connection
+/* Local failure: the jobs (if any) get TEMPFAIL with text, the connection
  * is dropped. */
 static void
 conn_fail(struct conn *c, const char *fmt, ...)
@@ -495,28 +948,32 @@ conn_fail(struct conn *c, const char *fmt, ...)
     anpi_debug(ANPI_LG_SMTP, "smtp %s: %s in %s", p->relays[c->relay].hostport, text,
                state_names[c->st]);
     c->job = NULL;
+    bool setup = !c->ready;
     conn_close(c);
     if (j) {
-        if (st == ANPI_SMTP_STAGE_RSET && c->nmsgs > 0 && !j->stale_retry && !p->closing) {
-            /* A reused connection the server had already dropped: the
-             * message never started, give it a fresh connection. */
-            j->stale_retry = true;
-            queue_push(&p->relays[c->relay], j, true);
-        } else {
-            anpi_smtp_policy_local(st, text, &j->out);
-            job_finish(p, j, st);
-        }
+        anpi_smtp_policy_local(st, text, &j->out);
+        job_finish(p, j, st);
     }
+    conn_drop_jobs(c, text);
+    if (setup)
+        relay_conn_failed(p, c->relay);
     relay_dispatch(p, c->relay);
 }
 
 /* ---- EHLO capabilities, AUTH ------------------------------------------------ */
 
 static void
+ext_clear(struct conn *c)
+{
+    c->ext_starttls = c->ext_size = c->ext_auth_plain = c->ext_auth_login = false;
+    c->ext_pipelining = c->ext_8bitmime = c->ext_smtputf8 = false;
+}
+
+static void
 parse_ehlo(struct conn *c, const struct anpi_smtp_reply *rep)
 {
     c->esmtp = true;
-    c->ext_starttls = c->ext_size = c->ext_auth_plain = c->ext_auth_login = false;
+    ext_clear(c);
     const char *s = rep->lines;
     const char *nl = strchr(s, '\n');     /* first line is the greeting */
     s = nl ? nl + 1 : s + strlen(s);
@@ -535,6 +992,12 @@ parse_ehlo(struct conn *c, const struct anpi_smtp_reply *rep)
             c->ext_starttls = true;
         } else if (strcasecmp(kw, "SIZE") == 0) {
             c->ext_size = true;
+        } else if (strcasecmp(kw, "PIPELINING") == 0) {
+            c->ext_pipelining = true;
+        } else if (strcasecmp(kw, "8BITMIME") == 0) {
+            c->ext_8bitmime = true;
+        } else if (strcasecmp(kw, "SMTPUTF8") == 0) {
+            c->ext_smtputf8 = true;
         } else if (strcasecmp(kw, "AUTH") == 0) {
             char *mech;
             while ((mech = strtok_r(NULL, " ", &save))) {
@@ -599,6 +1062,119 @@ conn_after_ehlo(struct conn *c)
     conn_ready(c);
 }
 
+static bool
+conn_pipelining(const struct conn *c)
+{
+    return c->ext_pipelining && !c->pool->no_pipelining;
+}
+
+/* 354 for a live job: the body, then (PIPELINING) the next envelope right
+ * behind the final dot. */
+static void
+txn_body(struct conn *c, struct job *j)
+{
+    struct anpi_smtp_pool *p = c->pool;
+    exp_push(c, EX_EOM, j);
+    c->body_pending = true;
+    conn_send(c, j->data, j->len, true);
+    if (c->closing || !conn_pipelining(c) || c->ecount != 1 || p->closing ||
+        relay_is_down(p, c->relay))
+        return;
+    struct job *n;
+    while (c->ecount == 1 && !c->closing && (n = conn_pick_job(c)))
+        txn_start(c, n);
+}
+
+/* A reply while in CS_TXN: match it to the oldest expectation. */
+static void
+txn_reply(struct conn *c, const struct anpi_smtp_reply *rep)
+{
+    struct anpi_smtp_pool *p = c->pool;
+    int code = rep->code;
+    struct exp *h = exp_head(c);
+    if (!h) {
+        conn_fail(c, "protocol error: unexpected reply %d", code);
+        return;
+    }
+    if (h->kind == EX_EOM && c->body_pending) {
+        if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0) {
+            /* RFC 5321 4.3.2: no reply before the final ".".  A server
+             * that answers (or gives up) while we are still sending has
+             * not judged this message: not a reason to bounce it. */
+            conn_fail(c, "protocol error: reply %d before end of DATA", code);
+            return;
+        }
+        c->body_pending = false;   /* all handed to the kernel; write callback still queued */
+    }
+    struct exp e = exp_pop(c);
+    struct job *j = e.j;
+    enum anpi_smtp_stage st = exp_stage(c, e.kind);
+    bool ok;
+    switch (e.kind) {
+    case EX_RCPT: ok = code == 250 || code == 251; break;
+    case EX_DATA: ok = code == 354; break;
+    default: ok = code == 250; break;
+    }
+
+    if (e.kind == EX_RSET && !ok) {
+        /* The server will not reset: this connection is of no more use. */
+        if (j) {
+            exp_forget(c, j);
+            anpi_smtp_policy_reply(st, code, rep->enhanced, rep->lines, &j->out);
+            group_pushback(p, j->grp, code);
+            job_finish(p, j, st);
+        }
+        conn_close(c);
+        conn_drop_jobs(c, "connection dropped: RSET refused");
+        relay_dispatch(p, c->relay);
+        return;
+    }
+    if (e.kind == EX_DATA && ok) {
+        if (j) {
+            txn_body(c, j);
+        } else {
+            /* A failed envelope the server still opened DATA for (it
+             * should not): end that empty transaction. */
+            exp_push(c, EX_EOM, NULL);
+            conn_send(c, ".\r\n", 3, false);
+        }
+    } else if (j && !ok) {
+        exp_forget(c, j);
+        anpi_smtp_policy_reply(st, code, rep->enhanced, rep->lines, &j->out);
+        group_pushback(p, j->grp, code);
+        job_finish(p, j, st);
+    } else if (j && e.kind == EX_EOM) {
+        anpi_smtp_policy_local(ANPI_SMTP_STAGE_EOM, rep->lines, &j->out);
+        j->out.result = ANPI_SMTP_SENT;
+        j->out.code = code;
+        snprintf(j->out.enhanced, sizeof(j->out.enhanced), "%s", rep->enhanced);
+        exp_forget(c, j);
+        if (j->grp)
+            group_count_sent(p, j->grp);
+        job_finish(p, j, ANPI_SMTP_STAGE_EOM);
+    } else if (j && !conn_pipelining(c) && e.kind < EX_DATA) {
+        txn_send_from(c, j, (enum exp_kind)(e.kind + 1));
+    }
+    if (c->closing)
+        return;
+    if (code == 421) {
+        /* The server is going away: what is still in flight never got an
+         * answer. */
+        if (!j)
+            group_pushback(p, c->grp, code);
+        conn_close(c);
+        conn_drop_jobs(c, "connection closed by peer after 421");
+        relay_dispatch(p, c->relay);
+        return;
+    }
+    if (c->ecount) {
+        conn_arm(c, p->timeout_s);
+        return;
+    }
+    uv_timer_stop(&c->timer);
+    conn_next(c);
+}
+
 static void
 on_reply(struct conn *c, const struct anpi_smtp_reply *rep)
 {
@@ -608,6 +1184,9 @@ on_reply(struct conn *c, const struct anpi_smtp_reply *rep)
     uv_timer_stop(&c->timer);
 
     switch (c->st) {
+    case CS_TXN:
+        txn_reply(c, rep);
+        return;
     case CS_BANNER:
         if (code != 220)
             break;
@@ -628,7 +1207,7 @@ on_reply(struct conn *c, const struct anpi_smtp_reply *rep)
         if (code != 250)
             break;
         c->esmtp = false;
-        c->ext_starttls = c->ext_size = c->ext_auth_plain = c->ext_auth_login = false;
+        ext_clear(c);
         conn_after_ehlo(c);
         return;
     case CS_STARTTLS:
@@ -653,67 +1232,6 @@ on_reply(struct conn *c, const struct anpi_smtp_reply *rep)
         free(enc);
         return;
     }
-    case CS_RSET:
-        if (code != 250)
-            break;
-        conn_start_txn(c);
-        return;
-    case CS_MAIL:
-        if (code != 250) {
-            conn_job_reply_fail(c, rep);
-            return;
-        }
-        conn_cmd(c, CS_RCPT, "RCPT TO:<%s>", c->job->rcpt);
-        return;
-    case CS_RCPT:
-        if (code != 250 && code != 251) {
-            conn_job_reply_fail(c, rep);
-            return;
-        }
-        conn_cmd(c, CS_DATA, "DATA");
-        return;
-    case CS_DATA:
-        if (code != 354) {
-            conn_job_reply_fail(c, rep);
-            return;
-        }
-        conn_enter(c, CS_BODY);
-        c->body_written = false;
-        conn_arm(c, p->timeout_s);
-        conn_send(c, c->job->data, c->job->len, true);
-        return;
-    case CS_BODY:
-        if (!c->body_written &&
-            uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 && !c->closing) {
-            /* All handed to the kernel; the write callback is still queued. */
-            c->body_written = true;
-        }
-        if (!c->body_written) {
-            /* RFC 5321 4.3.2: no reply before the final ".".  A server that
-             * answers (or gives up) while we are still sending has not
-             * judged this message: not a reason to bounce it. */
-            conn_fail(c, "protocol error: reply %d before end of DATA", code);
-            return;
-        }
-        if (code != 250) {
-            conn_job_reply_fail(c, rep);
-            return;
-        }
-        {
-            struct job *j = c->job;
-            j->out.result = ANPI_SMTP_SENT;
-            j->out.code = code;
-            snprintf(j->out.enhanced, sizeof(j->out.enhanced), "%s", rep->enhanced);
-            anpi_smtp_policy_local(ANPI_SMTP_STAGE_EOM, rep->lines, &j->out);
-            j->out.result = ANPI_SMTP_SENT;
-            j->out.code = code;
-            snprintf(j->out.enhanced, sizeof(j->out.enhanced), "%s", rep->enhanced);
-            c->job = NULL;
-            c->nmsgs++;
-            job_finish(p, j, ANPI_SMTP_STAGE_EOM);
-            conn_after_txn(c, false);
-        }
-        return;
     case CS_QUIT:
         conn_close(c);
         return;
@@ -731,15 +1249,16 @@ on_reply(struct conn *c, const struct anpi_smtp_reply *rep)
     struct job *j = c->job;
     enum anpi_smtp_stage st = conn_stage(c);
     c->job = NULL;
+    group_pushback(p, j ? j->grp : c->grp, code);
     conn_close(c);
     if (j) {
         anpi_smtp_policy_reply(st, code, rep->enhanced, rep->lines, &j->out);
         job_finish(p, j, st);
     }
+    relay_conn_failed(p, c->relay);
     relay_dispatch(p, c->relay);
 }
 
-/* Plaintext from the server (after TLS, if any). */
 static void
 feed_plain(struct conn *c, const char *data, size_t n)
 {
@@ -820,7 +1339,7 @@ tls_done(struct conn *c)
 {
     const struct anpi_relay_conf *rc = &c->pool->relays[c->relay].conf;
     c->tls_on = true;
-    c->ext_starttls = c->ext_size = c->ext_auth_plain = c->ext_auth_login = false;
+    ext_clear(c);
     if (rc->tls == ANPI_TLS_IMPLICIT) {
         conn_enter(c, CS_BANNER);
         conn_arm(c, c->pool->timeout_s);
@@ -1034,6 +1553,7 @@ conn_close(struct conn *c)
         c->counted = false;
         p->relays[c->relay].nconns--;
     }
+    conn_set_group(c, NULL);
     if (c->st != CS_CLOSED)
         conn_enter(c, CS_CLOSED);
     c->closing = true;
@@ -1049,8 +1569,9 @@ conn_close(struct conn *c)
     }
 }
 
+
 static void
-conn_new(struct anpi_smtp_pool *p, size_t ri, struct job *j)
+conn_new(struct anpi_smtp_pool *p, size_t ri, struct group *g, struct job *j)
 {
     struct relay *r = &p->relays[ri];
     struct conn *c = anpi_xcalloc(1, sizeof(*c));
@@ -1066,6 +1587,7 @@ conn_new(struct anpi_smtp_pool *p, size_t ri, struct job *j)
     p->nlive++;
     c->counted = true;
     r->nconns++;
+    conn_set_group(c, g);
 
     uv_timer_init(p->loop, &c->timer);
     c->timer.data = c;
@@ -1090,26 +1612,47 @@ conn_new(struct anpi_smtp_pool *p, size_t ri, struct job *j)
     }
 }
 
+/* Give relay ri's waiting jobs to idle connections, then open new ones
+ * within the relay's and each group's connection caps and token buckets. */
 static void
 relay_dispatch(struct anpi_smtp_pool *p, size_t ri)
 {
     struct relay *r = &p->relays[ri];
-    while (r->qhead && !p->closing) {
-        struct conn *idle = NULL;
-        for (struct conn *c = p->conns; c; c = c->next) {
-            if (c->relay == ri && c->st == CS_IDLE && !c->closing) {
-                idle = c;
+    if (p->closing)
+        return;
+    if (relay_is_down(p, ri)) {
+        for (struct group *g = p->groups; g; g = g->lnext) {
+            struct job *j;
+            while ((j = queue_pop(g, ri)))
+                job_route(p, j, ri + 1, false);
+        }
+        return;
+    }
+    bool any = false;
+    for (struct group *g = p->groups; g && !any; g = g->lnext)
+        any = g->q[ri].n > 0;
+    if (!any)
+        return;
+    struct conn *next;
+    for (struct conn *c = p->conns; c; c = next) {
+        next = c->next;
+        if (c->relay == ri && c->st == CS_IDLE && !c->closing) {
+            uv_timer_stop(&c->timer);
+            conn_next(c);
+        }
+    }
+    int64_t now = now_ms(p);
+    for (struct group *g = p->groups; g && !p->closing; g = g->lnext) {
+        while (g->q[ri].n && r->nconns < (size_t)p->max_conns && g->nconns[ri] < group_cap(p, g) &&
+               !relay_is_down(p, ri)) {
+            int64_t w = anpi_rate_take(&g->rate, now,
+                                       g->lim.carrier && anpi_limits_quiet_window(anpi_now_ms()));
+            if (w > 0) {
+                wake_arm(p, w);
                 break;
             }
+            conn_new(p, ri, g, queue_pop(g, ri));
         }
-        if (idle) {
-            uv_timer_stop(&idle->timer);
-            conn_after_txn(idle, false);
-            continue;
-        }
-        if (r->nconns >= (size_t)p->max_conns)
-            break;
-        conn_new(p, ri, queue_pop(r));
     }
 }
 
@@ -1135,10 +1678,19 @@ pool_free(struct anpi_smtp_pool *p)
     for (size_t i = 0; i < p->nrelays; i++)
         relay_free(&p->relays[i]);
     free(p->relays);
+    struct group *gn;
+    for (struct group *g = p->groups; g; g = gn) {
+        gn = g->lnext;
+        free(g->q);
+        free(g->nconns);
+        free(g);
+    }
+    for (size_t i = 0; i < p->nlimits; i++)
+        free(p->limits[i].match);
+    free(p->limits);
     free(p->helo);
     free(p);
 }
-
 static int
 relay_init(struct relay *r, const struct anpi_relay_conf *src)
 {
@@ -1182,6 +1734,7 @@ relay_init(struct relay *r, const struct anpi_relay_conf *src)
     return 0;
 }
 
+
 struct anpi_smtp_pool *
 anpi_smtp_pool_create(uv_loop_t *loop, const struct anpi_relay_conf *relays, size_t nrelays,
                       const struct anpi_smtp_opts *opts)
@@ -1196,6 +1749,16 @@ anpi_smtp_pool_create(uv_loop_t *loop, const struct anpi_relay_conf *relays, siz
     p->timeout_s = opts && opts->timeout_s > 0 ? opts->timeout_s : 60;
     p->max_conns = opts && opts->max_connections > 0 ? opts->max_connections : 4;
     p->max_msgs = opts && opts->max_msgs_per_conn > 0 ? opts->max_msgs_per_conn : 0;
+    p->no_pipelining = opts && opts->no_pipelining;
+    p->share = 1.0;
+    if (opts && opts->nlimits && opts->limits) {
+        p->limits = anpi_xcalloc(opts->nlimits, sizeof(*p->limits));
+        p->nlimits = opts->nlimits;
+        for (size_t i = 0; i < opts->nlimits; i++) {
+            p->limits[i] = opts->limits[i];
+            p->limits[i].match = anpi_xstrdup(opts->limits[i].match ? opts->limits[i].match : "");
+        }
+    }
     bool bad = strpbrk(helo, "\r\n \t") != NULL;
     for (size_t i = 0; i < nrelays; i++) {
         p->nrelays = i + 1;
@@ -1212,8 +1775,11 @@ anpi_smtp_pool_create(uv_loop_t *loop, const struct anpi_relay_conf *relays, siz
     }
     uv_timer_init(loop, &p->defer);
     p->defer.data = p;
+    uv_timer_init(loop, &p->wake);
+    p->wake.data = p;
     return p;
 }
+
 
 static bool
 addr_ok(const char *a, bool empty_ok)
@@ -1265,6 +1831,15 @@ prepare_body(const char *msg, size_t len, size_t *outlen)
     return out;
 }
 
+static bool
+has_high_bytes(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return true;
+    return false;
+}
+
 int
 anpi_smtp_send(struct anpi_smtp_pool *p, const char *mail_from, const char *rcpt,
                const char *msg, size_t len, anpi_smtp_cb cb, void *arg)
@@ -1288,8 +1863,10 @@ anpi_smtp_send(struct anpi_smtp_pool *p, const char *mail_from, const char *rcpt
     j->from = anpi_xstrdup(mail_from);
     j->rcpt = anpi_xstrdup(rcpt);
     j->data = prepare_body(msg ? msg : "", len, &j->len);
-    queue_push(&p->relays[0], j, false);
-    relay_dispatch(p, 0);
+    j->eightbit = has_high_bytes(j->data, j->len);
+    j->utf8addr = has_high_bytes(j->from, strlen(j->from)) || has_high_bytes(j->rcpt, strlen(j->rcpt));
+    j->grp = group_for(p, rcpt);
+    job_route(p, j, 0, false);
     return 0;
 }
 
@@ -1305,11 +1882,61 @@ anpi_smtp_pool_stats(const struct anpi_smtp_pool *p, struct anpi_smtp_stats *out
     *out = p->stats;
 }
 
+size_t
+anpi_smtp_pool_relay_stats(const struct anpi_smtp_pool *p, struct anpi_smtp_relay_stats *out,
+                           size_t max)
+{
+    for (size_t i = 0; i < p->nrelays && i < max; i++) {
+        const struct relay *r = &p->relays[i];
+        out[i] = (struct anpi_smtp_relay_stats){
+            .relay = r->hostport, .down = relay_is_down(p, i), .connections = r->nconns,
+            .sent = r->sent, .deferred = r->deferred, .failed = r->failed,
+        };
+    }
+    return p->nrelays;
+}
+
+size_t
+anpi_smtp_pool_group_stats(const struct anpi_smtp_pool *p, struct anpi_smtp_group_stats *out,
+                           size_t max)
+{
+    size_t i = 0;
+    int64_t now = now_ms(p);
+    for (struct group *g = p->groups; g; g = g->lnext, i++) {
+        if (i >= max)
+            continue;
+        /* A window that ended long ago says nothing about now. */
+        double cur = now - g->win_start_ms > 3000 ? 0.0 : g->cur_rate;
+        size_t nc = 0;
+        for (size_t k = 0; k < p->nrelays; k++)
+            nc += g->nconns[k];
+        out[i] = (struct anpi_smtp_group_stats){
+            .group = g->lim.name, .queued = g->waiting, .connections = nc,
+            .sent = g->sent, .deferred = g->deferred, .failed = g->failed,
+            .rate_limit = anpi_rate_effective(&g->rate, now), .current_rate = cur,
+        };
+    }
+    return p->ngroups;
+}
+
+void
+anpi_smtp_set_share(struct anpi_smtp_pool *p, unsigned numerator, unsigned denominator)
+{
+    if (!p || denominator == 0 || numerator == 0)
+        return;
+    p->share = numerator >= denominator ? 1.0 : (double)numerator / (double)denominator;
+    for (struct group *g = p->groups; g; g = g->lnext)
+        anpi_rate_set_share(&g->rate, p->share);
+}
+
 static void
-on_defer_closed(uv_handle_t *h)
+on_handle_closed_pool(uv_handle_t *h)
 {
     struct anpi_smtp_pool *p = h->data;
-    p->defer_closed = true;
+    if (h == (uv_handle_t *)&p->defer)
+        p->defer_closed = true;
+    else
+        p->wake_closed = true;
     pool_maybe_finish(p);
 }
 
@@ -1325,9 +1952,14 @@ pool_maybe_finish(struct anpi_smtp_pool *p)
     }
     if (p->nlive > 0)
         return;
+    if (!p->wake_closed) {
+        if (!uv_is_closing((uv_handle_t *)&p->wake))
+            uv_close((uv_handle_t *)&p->wake, on_handle_closed_pool);
+        return;
+    }
     if (!p->defer_closed) {
         if (!uv_is_closing((uv_handle_t *)&p->defer))
-            uv_close((uv_handle_t *)&p->defer, on_defer_closed);
+            uv_close((uv_handle_t *)&p->defer, on_handle_closed_pool);
         return;
     }
     void (*closed)(void *) = p->closed;
@@ -1345,12 +1977,15 @@ anpi_smtp_pool_close(struct anpi_smtp_pool *p, void (*closed)(void *arg), void *
     p->closing = true;
     p->closed = closed;
     p->closed_arg = arg;
-    for (size_t i = 0; i < p->nrelays; i++) {
-        struct job *j;
-        while ((j = queue_pop(&p->relays[i]))) {
-            anpi_smtp_policy_local(ANPI_SMTP_STAGE_CONNECT, "shutting down", &j->out);
-            j->out.relay = p->relays[i].hostport;
-            job_complete(p, j);
+    uv_timer_stop(&p->wake);
+    for (struct group *g = p->groups; g; g = g->lnext) {
+        for (size_t i = 0; i < p->nrelays; i++) {
+            struct job *j;
+            while ((j = queue_pop(g, i))) {
+                anpi_smtp_policy_local(ANPI_SMTP_STAGE_CONNECT, "shutting down", &j->out);
+                j->out.relay = p->relays[i].hostport;
+                job_complete(p, j);
+            }
         }
     }
     struct conn *next;
@@ -1358,13 +1993,16 @@ anpi_smtp_pool_close(struct anpi_smtp_pool *p, void (*closed)(void *arg), void *
         next = c->next;
         if (c->closing)
             continue;
-        if (c->job) {
+        if (c->job || c->ecount) {
             struct job *j = c->job;
             c->job = NULL;
-            anpi_smtp_policy_local(conn_stage(c), "shutting down", &j->out);
-            j->out.relay = p->relays[c->relay].hostport;
-            job_complete(p, j);
+            if (j) {
+                anpi_smtp_policy_local(conn_stage(c), "shutting down", &j->out);
+                j->out.relay = p->relays[c->relay].hostport;
+                job_complete(p, j);
+            }
             conn_close(c);
+            conn_drop_jobs(c, "shutting down");
         } else if (c->st == CS_IDLE) {
             uv_timer_stop(&c->timer);
             conn_quit(c);

@@ -349,12 +349,34 @@ ticked(void *arg, const PGresult *res, const char *err)
         claim(e);
 }
 
+/* The number of live nodes: each takes its share of every destination's
+ * rate, so the limits hold however many nodes send. */
+static void
+heartbeat_done(void *arg, const PGresult *res, const char *err)
+{
+    struct anpi_engine *e = arg;
+    if (err || !res || PQntuples(res) == 0)
+        return;
+    unsigned n = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+    if (n < 1)
+        n = 1;
+    if (n != e->live_nodes) {
+        anpi_info(ANPI_LG_SMTP, "%u live node(s): this node sends 1/%u of each destination's rate", n, n);
+        e->live_nodes = n;
+        if (e->smtp)
+            anpi_smtp_set_share(e->smtp, 1, n);
+    }
+}
+
 static void
 tick_timer(uv_timer_t *t)
 {
     struct anpi_engine *e = t->data;
-    if (!e->stopping)
-        anpi_db_query(e->db, "SELECT anpi_tick()", 0, NULL, ticked, e);
+    if (e->stopping)
+        return;
+    anpi_db_query(e->db, "SELECT anpi_tick()", 0, NULL, ticked, e);
+    const char *p[1] = { e->node_id };
+    anpi_db_query(e->db, "SELECT anpi_heartbeat($1)", 1, p, heartbeat_done, e);
 }
 
 void

@@ -66,6 +66,7 @@ struct anpi_engine {
     bool claiming;
     unsigned inflight;
     unsigned max_inflight;
+    unsigned live_nodes;           /* nodes with a recent heartbeat (rate shares) */
     bool stopping;
 
     struct ingest_job *ingest_head, *ingest_tail;   /* documents are processed one at a time */

@@ -383,6 +383,7 @@ main(int argc, char **argv)
         struct anpi_smtp_opts so = {
             .helo_name = cfg->smtp_helo, .timeout_s = cfg->smtp_timeout_s,
             .max_connections = cfg->smtp_connections,
+            .limits = cfg->smtp_limits, .nlimits = cfg->nsmtp_limits,
         };
         e->smtp = anpi_smtp_pool_create(e->loop, cfg->relays, cfg->nrelays, &so);
     } else if (!cfg->outbox_dir) {

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "admin-api/body.h"
+#include "channels/smtp.h"
 #include "engine/anpi.h"
 #include "engine/buf.h"
 #include "engine/log.h"
@@ -107,6 +108,35 @@ h_metrics(struct anpi_http_req *req, void *ctx)
     G("deliveries_in_flight", "Messages handed to the channel and not yet answered.", e->inflight);
     G("database_connections", "Open database connections.", (unsigned)anpi_db_connected(e->db));
     G("database_queue", "Statements waiting for a database connection.", anpi_db_queue_depth(e->db));
+    if (e->smtp) {
+        /* per relay and per destination group (carrier profiles, smtp.limits) */
+        struct anpi_smtp_relay_stats rs[16];
+        size_t nr = anpi_smtp_pool_relay_stats(e->smtp, rs, ANPI_ARRAY_LEN(rs));
+        anpi_buf_puts(&b, "# HELP anpi_smtp_relay_messages_total Messages by relay and outcome.\n"
+                          "# TYPE anpi_smtp_relay_messages_total counter\n");
+        for (size_t i = 0; i < nr && i < ANPI_ARRAY_LEN(rs); i++)
+            anpi_buf_printf(&b, "anpi_smtp_relay_messages_total{relay=\"%s\",outcome=\"sent\"} %zu\n"
+                                "anpi_smtp_relay_messages_total{relay=\"%s\",outcome=\"deferred\"} %zu\n"
+                                "anpi_smtp_relay_messages_total{relay=\"%s\",outcome=\"failed\"} %zu\n"
+                                "anpi_smtp_relay_down{relay=\"%s\"} %d\n",
+                            rs[i].relay, rs[i].sent, rs[i].relay, rs[i].deferred, rs[i].relay, rs[i].failed,
+                            rs[i].relay, rs[i].down ? 1 : 0);
+        struct anpi_smtp_group_stats gs[64];
+        size_t ng = anpi_smtp_pool_group_stats(e->smtp, gs, ANPI_ARRAY_LEN(gs));
+        anpi_buf_puts(&b, "# HELP anpi_smtp_destination_messages_total Messages by destination group.\n"
+                          "# TYPE anpi_smtp_destination_messages_total counter\n");
+        for (size_t i = 0; i < ng && i < ANPI_ARRAY_LEN(gs); i++)
+            anpi_buf_printf(&b, "anpi_smtp_destination_messages_total{group=\"%s\",outcome=\"sent\"} %zu\n"
+                                "anpi_smtp_destination_messages_total{group=\"%s\",outcome=\"deferred\"} %zu\n"
+                                "anpi_smtp_destination_messages_total{group=\"%s\",outcome=\"failed\"} %zu\n"
+                                "anpi_smtp_destination_queued{group=\"%s\"} %zu\n"
+                                "anpi_smtp_destination_rate_limit{group=\"%s\"} %.3f\n"
+                                "anpi_smtp_destination_rate{group=\"%s\"} %.3f\n",
+                            gs[i].group, gs[i].sent, gs[i].group, gs[i].deferred, gs[i].group, gs[i].failed,
+                            gs[i].group, gs[i].queued, gs[i].group, gs[i].rate_limit, gs[i].group,
+                            gs[i].current_rate);
+    }
+    G("live_nodes", "anpid nodes sharing the database (rate limits are split between them).", e->live_nodes);
 #undef C
 #undef G
     anpi_http_respond(req, 200, "text/plain; version=0.0.4", b.data, b.len);

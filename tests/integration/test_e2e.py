@@ -915,6 +915,11 @@ def phase_mail(tmp):
         check(s == 200 and a["counts"].get("bouncing") == 1 and a["counts"].get("valid") == 1
               and all(x.startswith("****@") for x in shown),
               "admins see address states with the local part masked", a)
+        s, metrics = api.get("/metrics")
+        text = metrics if isinstance(metrics, str) else str(metrics)
+        check(s == 200 and 'anpi_smtp_relay_messages_total{relay="127.0.0.1:%d",outcome="sent"}' % sink.port in text
+              and "anpi_smtp_destination_rate_limit" in text and "anpi_live_nodes 1" in text,
+              "metrics show messages per relay and per destination, and the live nodes", text[-600:])
         anpid.stop()
 
 

@@ -649,10 +649,53 @@ test_feed_errors(void **state)
                       "8:3: feeds.cap: duplicate key (first given at line 7)");
 }
 
+/* Delivery keys: smtp.limits, smtp.iso2022jp_domains, smtp.from_hr,
+ * inbound.lmtp, directory.address_check. */
+static void
+test_delivery_keys(void **state)
+{
+    (void)state;
+    struct loaded l;
+    load(&l, BASE "smtp:\n  from: anpi@example.jp\n  from_hr: saiyo@example.jp\n"
+                  "  iso2022jp_domains: [Mobile.Example.JP, docomo.ne.jp]\n"
+                  "  limits:\n    - {match: docomo.ne.jp, connections: 2, rate: 20, messages_per_connection: 100}\n"
+                  "    - {match: \"*\", rate: 0}\n"
+                  "inbound:\n  lmtp: \"127.0.0.1:2424\"\n"
+                  "directory:\n  address_check: 90d\n");
+    dump_errors(&l);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.cfg->smtp_from_hr, "saiyo@example.jp");
+    assert_int_equal(l.cfg->niso2022jp_domains, 2);
+    assert_string_equal(l.cfg->iso2022jp_domains[0], "mobile.example.jp");   /* lower-cased */
+    assert_int_equal(l.cfg->nsmtp_limits, 2);
+    assert_string_equal(l.cfg->smtp_limits[0].match, "docomo.ne.jp");
+    assert_int_equal(l.cfg->smtp_limits[0].connections, 2);
+    assert_true(l.cfg->smtp_limits[0].rate > 19.9 && l.cfg->smtp_limits[0].rate < 20.1);
+    assert_int_equal(l.cfg->smtp_limits[0].messages_per_connection, 100);
+    assert_string_equal(l.cfg->smtp_limits[1].match, "*");
+    assert_string_equal(l.cfg->inbound_lmtp, "127.0.0.1:2424");
+    assert_int_equal(l.cfg->address_check_s, 90 * 86400);
+    unload(&l);
+
+    load(&l, BASE "smtp:\n  from: anpi@example.jp\n  iso2022jp_domains: [\"not a domain\"]\n");
+    assert_int_not_equal(l.rc, 0);
+    assert_true(l.errs.n >= 1 && strstr(l.errs.msg[0], "smtp.iso2022jp_domains[0]: expected a mail domain") != NULL);
+    unload(&l);
+    load(&l, BASE "inbound:\n  lmtp: nowhere\n");
+    assert_int_not_equal(l.rc, 0);
+    assert_true(l.errs.n >= 1 && strstr(l.errs.msg[0], "inbound.lmtp") != NULL);
+    unload(&l);
+    load(&l, BASE "directory:\n  address_check: 1h\n");
+    assert_int_not_equal(l.rc, 0);
+    assert_true(l.errs.n >= 1 && strstr(l.errs.msg[0], "directory.address_check") != NULL);
+    unload(&l);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_delivery_keys),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_missing_required),
