@@ -10,6 +10,7 @@ PACKAGES=(
   libyaml-dev libxml2-dev libmicrohttpd-dev libjansson-dev libargon2-dev
   libcmocka-dev postgresql-15 postfix python3-aiosmtpd python3-dkim
   openssl curl ca-certificates
+  chromium chromium-driver fonts-ipafont-gothic
 )
 
 missing=()

@@ -49,8 +49,10 @@ static const char REPLY_SQL[] =
     "   (SELECT DISTINCT ON (question_id) question_id, choice FROM responses"
     "     WHERE recipient_id = r.id ORDER BY question_id, id DESC) l)::text,"
     " (SELECT comment FROM responses WHERE recipient_id = r.id ORDER BY id DESC LIMIT 1),"
-    " (SELECT coalesce(jsonb_agg(to_char(created_at AT TIME ZONE 'Asia/Tokyo', 'MM/DD HH24:MI') || '  '"
-    "     || question_id || ': ' || choice ORDER BY id), '[]') FROM responses WHERE recipient_id = r.id)::text"
+    " (SELECT coalesce(jsonb_agg(to_char(rs.created_at AT TIME ZONE 'Asia/Tokyo', 'MM/DD HH24:MI') || '  '"
+    "     || coalesce((SELECT q->>'text' FROM jsonb_array_elements(b.questions) q WHERE q->>'id' = rs.question_id),"
+    "                 rs.question_id) || ': ' || rs.choice ORDER BY rs.id), '[]')"
+    "   FROM responses rs WHERE rs.recipient_id = r.id)::text"
     " FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id JOIN people p ON p.id = r.person_id"
     " WHERE r.id = $1::bigint AND b.kind = 'safety'";
 

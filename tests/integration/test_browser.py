@@ -468,8 +468,9 @@ def browser_reply(wd, api, link, tmp):
           and b2["answers"][q1][new] == b["answers"][q1][new] + 1,
           "the tally follows the changed answer (%s -> %s), still one person" % (old, new), b2["answers"])
     items = [wd.text(li) for li in wd.find_all("section.history li")]
-    check(any("%s: %s" % (q1, old) in t for t in items) and any("%s: %s" % (q1, new) in t for t in items),
-          "the page lists the history with the old and the new answer", items)
+    q1text = [q["text"] for q in b2["questions"] if q["id"] == q1][0]
+    check(any("%s: %s" % (q1text, old) in t for t in items) and any("%s: %s" % (q1text, new) in t for t in items),
+          "the page lists the history (by question text) with the old and the new answer", items)
     hist = wd.find("section.history")
     if hist:
         save_shot(tmp, "reply-history.png", wd.element_screenshot(hist))

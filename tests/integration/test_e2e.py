@@ -272,7 +272,7 @@ def phase_shipped_pack(tmp):
         s, b = api.get("/api/v1/broadcasts/%d" % bid)
         s, page, _ = http(link1)
         check(b["answered"] == 2 and b["answers"]["safety"] == {"無事": 0, "軽傷": 1, "重傷": 1}
-              and page.count("safety: ") >= 2,
+              and page.count("ご自身の状況: ") >= 2,
               "a changed answer replaces the count and keeps the history", b["answers"])
 
         forged = link1[:-3] + ("AAA" if not link1.endswith("AAA") else "BBB")
