@@ -249,8 +249,17 @@ send_one(struct anpi_engine *e, const PGresult *res, int row)
         return;
     }
 
+    /* HR mail has its own sender and a one-click unsubscribe; safety mail
+     * never has one (staff must not opt out of safety checks) */
+    bool hr = strcmp(PQgetvalue(res, row, 15), "hr") == 0;
+    const char *from = hr && e->cfg->smtp_from_hr ? e->cfg->smtp_from_hr : e->cfg->smtp_from;
+    char unsub[512] = "";
+    if (hr) {
+        char tok[ANPI_LINK_TOKEN_LEN + 1];
+        anpi_link_make(e->link_key, ANPI_LINK_UNSUBSCRIBE, strtoll(s->id, NULL, 10), tok);
+        snprintf(unsub, sizeof(unsub), "%s/u/%s", e->cfg->public_url, tok);
+    }
     /* envelope sender: <local>+d<id>.<mac>@<domain> so bounces map back */
-    const char *from = e->cfg->smtp_from;
     const char *at = strrchr(from, '@');
     char local[128] = "anpi";
     if (at && (size_t)(at - from) < sizeof(local))
@@ -265,13 +274,14 @@ send_one(struct anpi_engine *e, const PGresult *res, int row)
     bool used_jis = false;
     struct anpi_mime_msg m = {
         .from = from,
-        .from_name = "安否確認システム",
+        .from_name = hr ? "採用担当" : "安否確認システム",
         .to = s->rcpt,
         .subject = subject,
         .text = body,
         .message_id = msgid,
         .date = anpi_now_ms() / 1000,
         .auto_submitted = "auto-generated",
+        .list_unsubscribe_url = unsub[0] ? unsub : NULL,
         .iso2022jp = iso2022jp_domain(e, s->rcpt),
         .substitutions = &subst,
         .used_iso2022jp = &used_jis,
@@ -331,7 +341,8 @@ claim(struct anpi_engine *e)
     anpi_db_query(e->db,
                   "SELECT delivery_id, address, message_id, round, recipient_id, person_name, kind,"
                   " broadcast_id, incident_id, approval_id, drill, subject, body, vars,"
-                  " (SELECT attempts FROM deliveries WHERE id = delivery_id)"
+                  " (SELECT attempts FROM deliveries WHERE id = delivery_id),"
+                  " (SELECT sender FROM broadcasts b WHERE b.id = broadcast_id)"
                   " FROM anpi_claim($1, " CLAIM_BATCH ", '" LEASE "')", 1, p, claimed, e);
 }
 

@@ -119,6 +119,7 @@ enum anpi_link_kind {
     ANPI_LINK_APPROVE = 'a',    /* id = recipient of an approval request */
     ANPI_LINK_REJECT = 'r',
     ANPI_LINK_CONFIRM = 'c',    /* id = delivery of an address check: the address is alive */
+    ANPI_LINK_UNSUBSCRIBE = 'u',/* id = delivery of HR mail: one-click unsubscribe (RFC 8058) */
 };
 #define ANPI_LINK_TOKEN_LEN 34
 void anpi_link_make(const unsigned char key[32], enum anpi_link_kind kind, int64_t id,

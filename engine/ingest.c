@@ -686,7 +686,7 @@ plan_information(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset a
         "   AND rule_id = $2 AND starts_with(dedupe_key, $11::text))"
         " THEN anpi_create_broadcast('info', NULL, NULL, $1, $2, $3::boolean, $4, $5, $6::jsonb,"
         " '[]', NULL, 0, to_timestamp($7::double precision), $8::int[], $9::text[], NULL, NULL, 'engine',"
-        " $10::text[]) END",
+        " $10::text[], $12) END",
         what);
     if (!a)
         return;
@@ -709,6 +709,7 @@ plan_information(struct ingest_job *j, const struct anpi_rule *r, anpi_prefset a
     push(a, text_array_pg(r->audience_groups, r->naudience_groups));
     push(a, r->audience_travellers ? countries_pg(ev) : anpi_xstrdup("{}"));
     push(a, ev->info_type == ANPI_IT_CORRECTION ? info_key_prefix(r, ev) : NULL);
+    push(a, anpi_xstrdup(r->sender_hr ? "hr" : "safety"));
     json_decref(vars);
     free(title);
 }

@@ -89,7 +89,7 @@ anpi_link_parse(const unsigned char key[32], const char *token, enum anpi_link_k
     if (CRYPTO_memcmp(m, raw + 9, 16) != 0)
         return ANPI_EPARSE;
     if (raw[0] != ANPI_LINK_REPLY && raw[0] != ANPI_LINK_APPROVE && raw[0] != ANPI_LINK_REJECT &&
-        raw[0] != ANPI_LINK_CONFIRM)
+        raw[0] != ANPI_LINK_CONFIRM && raw[0] != ANPI_LINK_UNSUBSCRIBE)
         return ANPI_EPARSE;
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)

@@ -410,6 +410,13 @@ main(int argc, char **argv)
     }
     start_feeds(e);
     anpi_feed_health_start(e);
+    for (size_t i = 0; i < rules->nrules; i++) {
+        if (rules->rules[i].sender_hr && strncmp(cfg->public_url, "https://", 8) != 0) {
+            anpi_warn(ANPI_LG_MAIN, "rule %s sends HR mail but public_url is not https: RFC 8058 one-click "
+                      "unsubscribe needs https, so that mail cannot be built", rules->rules[i].id);
+            break;
+        }
+    }
     anpi_dispatch_start(e);
 
     uv_signal_init(e->loop, &sig_term);

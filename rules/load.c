@@ -58,6 +58,9 @@
  *                        acted on is mailed with the correction template; with ignore,
  *                        information rules (no incident) do not match corrections at all
  *   on_cancel            notify | ignore: a 取消 report is mailed to those who were told
+ *   sender               safety | hr (default safety): HR mail goes out from smtp.from_hr
+ *                        with an RFC 8058 one-click List-Unsubscribe; safety mail never
+ *                        carries one (staff must not opt out of safety checks)
  *
  * Defaults:
  *   when.status             actual only
@@ -1403,7 +1406,7 @@ parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_r
 {
     static const char *const keys[] = { "id", "description", "when", "schedule", "incident",
                                         "approval", "audience", "message", "follow_up",
-                                        "on_correction", "on_cancel", NULL };
+                                        "on_correction", "on_cancel", "sender", NULL };
     char path[64], p[128], sb[80];
     idx(path, sizeof(path), "rules", i);
 
@@ -1504,6 +1507,17 @@ parse_rule(struct loader *L, const struct anpi_ynode *n, size_t i, struct anpi_r
     const struct anpi_ynode *canc_tmpl = msg ? anpi_ytree_get(msg, "cancellation") : NULL;
     const struct anpi_ynode *on_corr = anpi_ytree_get(n, "on_correction");
     const struct anpi_ynode *on_canc = anpi_ytree_get(n, "on_cancel");
+    const struct anpi_ynode *sender = anpi_ytree_get(n, "sender");
+    if (sender) {
+        sub(p, sizeof(p), path, "sender");
+        const char *s = str(L, sender, p);
+        if (s && strcmp(s, "hr") == 0)
+            r->sender_hr = true;
+        else if (s && strcmp(s, "safety") != 0)
+            err(L, sender, p, "expected safety or hr, got \"%s\"", shown(sender, sb, sizeof(sb)));
+        if (r->sender_hr && r->opens_incident)
+            err(L, sender, p, "a safety check (a rule with an incident) is safety mail, not hr");
+    }
     if (sched && (on_corr || on_canc)) {
         const struct anpi_ynode *k = on_corr ? on_corr : on_canc;
         sub(p, sizeof(p), path, on_corr ? "on_correction" : "on_cancel");

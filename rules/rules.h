@@ -72,6 +72,7 @@ struct anpi_rule {
                                         * the pack has a cancellation-notice template) */
     struct anpi_template correction_message;     /* loaded iff send_corrections */
     struct anpi_template cancellation_message;   /* loaded iff notify_cancellations */
+    bool sender_hr;                    /* sender: hr - from smtp.from_hr, with List-Unsubscribe */
     /* scheduled drill (a rule with schedule: and no when:) */
     int64_t schedule_every_s;          /* 0 = not a drill rule */
     int schedule_at_min;               /* minutes after midnight JST, -1 = none */

@@ -448,6 +448,71 @@ h_confirm_post(struct anpi_http_req *req, void *ctx)
                   api_call_new(e, req));
 }
 
+/* ---- HR mail one-click unsubscribe (RFC 8058) ----------------------------- */
+
+static long long
+unsubscribe_delivery(struct anpi_engine *e, struct anpi_http_req *req)
+{
+    enum anpi_link_kind kind;
+    int64_t id;
+    if (anpi_link_parse(e->link_key, anpi_http_param(req, "token"), &kind, &id) != ANPI_OK ||
+        kind != ANPI_LINK_UNSUBSCRIBE)
+        return 0;
+    return (long long)id;
+}
+
+static void
+h_unsubscribe_get(struct anpi_http_req *req, void *ctx)
+{
+    if (!unsubscribe_delivery(ctx, req)) {
+        bad_link(req);
+        return;
+    }
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                      "<title>配信停止</title><style>body{font-family:sans-serif;max-width:40em;margin:auto;"
+                      "padding:0 12px}button{display:block;width:100%;padding:1em;font-size:1.2em}</style>"
+                      "</head><body><h1>配信停止</h1><p>この種類のお知らせメールの配信を停止します。"
+                      "安否確認のメールは停止されません。</p><form method=\"post\" action=\"/u/");
+    anpi_buf_put_html(&b, anpi_http_param(req, "token"));
+    anpi_buf_puts(&b, "\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
+                      "<button type=\"submit\">配信を停止する</button></form></body></html>\n");
+    anpi_http_respond(req, 200, "text/html; charset=utf-8", b.data, b.len);
+    anpi_buf_free(&b);
+}
+
+static void
+unsubscribed_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err)
+        message_page(c->req, 503, "一時的なエラー", "記録できませんでした。もう一度送信してください。");
+    else if (strstr(PQgetvalue(res, 0, 0), "\"unsubscribed\""))
+        message_page(c->req, 200, "配信停止", "配信を停止しました。");
+    else
+        bad_link(c->req);
+    api_call_free(c);
+}
+
+/* Mail clients POST "List-Unsubscribe=One-Click" here without a page. */
+static void
+h_unsubscribe_post(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    long long id = unsubscribe_delivery(e, req);
+    if (!id) {
+        bad_link(req);
+        return;
+    }
+    char ids[32];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[1] = { ids };
+    anpi_db_query(e->db, "SELECT anpi_hr_unsubscribe($1::bigint)::text", 1, p, unsubscribed_cb,
+                  api_call_new(e, req));
+}
+
 int
 anpi_api_public_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
@@ -458,5 +523,7 @@ anpi_api_public_routes(struct anpi_engine *e, struct anpi_http_server *s)
     rc |= anpi_http_route(s, "POST", "/a/{token}", h_approval_post, e);
     rc |= anpi_http_route(s, "GET", "/c/{token}", h_confirm_get, e);
     rc |= anpi_http_route(s, "POST", "/c/{token}", h_confirm_post, e);
+    rc |= anpi_http_route(s, "GET", "/u/{token}", h_unsubscribe_get, e);
+    rc |= anpi_http_route(s, "POST", "/u/{token}", h_unsubscribe_post, e);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

@@ -131,8 +131,10 @@ def links(sink, address, kind):
         if address not in rcpts:
             continue
         body = msg.get_body(preferencelist=("plain",))
-        found += re.findall(r"(http://[0-9.:]+/%s/[A-Za-z0-9_-]+)" % kind, body.get_content())
-    return found
+        found += re.findall(r"(https?://[0-9.:]+/%s/[A-Za-z0-9_-]+)" % kind, body.get_content())
+    # a public_url of https:// stands for a TLS proxy in front of the listener;
+    # the test talks to the listener itself
+    return [u.replace("https://", "http://", 1) for u in found]
 
 
 def http(url, data=None):
@@ -806,7 +808,9 @@ def phase_mail(tmp):
            "D1,試験 当直,,duty1@example.jp,13,duty-officers\n"
            "M1,試験 携帯,,taro@mobile.example.jp,22,本省\n"
            "M2,試験 花子,,hanako@example.jp,22,本省\n"
-           "M3,試験 次郎,,jiro@example.jp,22,本省\n")
+           "M3,試験 次郎,,jiro@example.jp,22,本省\n"
+           "H1,試験 応募一,,applicant1@example.jp,13,applicants\n"
+           "H2,試験 応募二,,applicant2@example.jp,13,applicants\n")
     with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
         csv_path = os.path.join(tmp, "people.csv")
         with open(csv_path, "w", encoding="utf-8") as f:
@@ -819,6 +823,12 @@ def phase_mail(tmp):
                                         {"domain": "example.jp", "selector": "ed1",
                                          "key": keys["ed25519-sha256"][0], "algorithm": "ed25519-sha256"}])
         cfg["smtp"]["iso2022jp_domains"] = ["mobile.example.jp"]
+        cfg["smtp"]["from_hr"] = "saiyo@example.jp"
+        # as in production: links are https (TLS at a proxy in front of the
+        # public listener); RFC 8058 one-click unsubscribe requires https
+        cfg["public_url"] = cfg["public_url"].replace("http://", "https://", 1)
+        cfg["rules"] = {"paths": [os.path.join(SRC, "rules", "packs"),
+                                  os.path.join(SRC, "tests", "integration", "rules", "hr")]}
         cfg["log"] = {"level": "info"}
         anpid = harness.Anpid(BUILD, cfg, os.path.join(tmp, "e"))
         api = anpid.api
@@ -843,7 +853,8 @@ def phase_mail(tmp):
             env = re.search(rb"X-Mail-Args: <([^>]*)>", raw)
             rc = re.search(rb"X-Rcpt-Args: <([^>]*)>", raw)
             raws[rc.group(1).decode()] = (msg, env.group(1).decode() if env else "")
-        safety = {a: v for a, v in raws.items() if a.endswith("example.jp") and a != "duty1@example.jp"}
+        safety = {a: v for a, v in raws.items() if a.endswith("example.jp") and a != "duty1@example.jp"
+                  and not a.startswith("applicant")}
         check(set(safety) == {"taro@mobile.example.jp", "hanako@example.jp", "jiro@example.jp"},
               "the three people in 静岡県 got their mail", sorted(raws))
         ok_all = True
@@ -897,6 +908,24 @@ def phase_mail(tmp):
         check(b and b["answers"]["safety"]["無事"] == 1, "a mail reply \"１\" is recorded as the first choice", b)
         check(all(b"List-Unsubscribe" not in m for m, _ in safety.values()),
               "safety mail never carries List-Unsubscribe (staff must not opt out)")
+
+        # HR mail: its own sender, a one-click unsubscribe, DKIM over it too
+        hr = raws.get("applicant1@example.jp")
+        hrmsg = email.message_from_bytes(hr[0], policy=email.policy.default) if hr else None
+        unsub = re.search(r"<(http[^>]+)>", str(hrmsg["List-Unsubscribe"])) if hrmsg else None
+        check(hrmsg is not None and "saiyo@example.jp" in str(hrmsg["From"]) and unsub
+              and str(hrmsg["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+              and dkim.verify(hr[0], dnsfunc=lambda name, timeout=5: dns.get(name)),
+              "HR mail comes from the HR sender with RFC 8058 one-click unsubscribe, signed",
+              hrmsg and dict(hrmsg.items()))
+        s, page, _ = http(unsub.group(1).replace("https://", "http://", 1), data=b"List-Unsubscribe=One-Click")
+        check(s == 200, "the one-click POST unsubscribes", (s, page[-200:]))
+        before = len(sink.files())
+        push(api, os.path.join(OFFICIAL, "32-39_11_05_240613_VXSE53.xml"))
+        settle(anpid, sink)
+        later = [r for r, m in sink.messages()[before:] if "採用" in str(m["subject"])]
+        check(["applicant2@example.jp"] in later and ["applicant1@example.jp"] not in later,
+              "the next HR mail skips the person who unsubscribed", later)
 
         # the address check: a confirm link per address; admins see the states, masked
         s, j = api.post("/api/v1/addresses/check", body=b"{}", content_type="application/json")
