@@ -1476,7 +1476,7 @@ set_defaults(struct anpi_config *cfg)
     cfg->listen_admin = anpi_xstrdup("127.0.0.1:8081");
     cfg->smtp_helo = anpi_xstrdup("localhost");
     cfg->smtp_timeout_s = 60;
-    cfg->smtp_connections = 4;
+    cfg->smtp_connections = 8;
     cfg->jma_interval_s = 60;
     cfg->feed_alarm_group = anpi_xstrdup("admins");
     cfg->api_max_body = 10 * 1024 * 1024;

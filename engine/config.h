@@ -81,7 +81,7 @@ struct anpi_config {
     char *inbound_lmtp;             /* inbound.lmtp "host:port": bounces and mail replies, or NULL */
     char *smtp_helo;                /* smtp.helo, default "localhost" */
     int smtp_timeout_s;             /* smtp.timeout, default 60 (per command) */
-    int smtp_connections;           /* smtp.connections, default 4 (per relay) */
+    int smtp_connections;           /* smtp.connections, default 8 (per relay) */
     struct anpi_smtp_limit *smtp_limits; /* smtp.limits, in file order */
     size_t nsmtp_limits;
 

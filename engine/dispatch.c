@@ -37,7 +37,7 @@
 #include "engine/anpi.h"
 #include "engine/log.h"
 
-#define CLAIM_BATCH "100"
+#define CLAIM_BATCH "250"
 #define LEASE "5 minutes"
 #define TICK_MS 2000
 #define DISPATCH_MS 1000
@@ -315,11 +315,15 @@ send_one(struct anpi_engine *e, const PGresult *res, int row)
     channel_send(s, msg, len);
 }
 
+static bool kick_pending;   /* work arrived while a claim was running */
+
 static void
 claimed(void *arg, const PGresult *res, const char *err)
 {
     struct anpi_engine *e = arg;
     e->claiming = false;
+    bool again = kick_pending;
+    kick_pending = false;
     if (err || e->stopping)
         return;
     int n = PQntuples(res);
@@ -327,22 +331,25 @@ claimed(void *arg, const PGresult *res, const char *err)
         send_one(e, res, i);
     if (n > 0)
         anpi_debug(ANPI_LG_SMTP, "claimed %d deliveries (%u in flight)", n, e->inflight);
-    if (n == (int)strtol(CLAIM_BATCH, NULL, 10))
+    if (n == (int)strtol(CLAIM_BATCH, NULL, 10) || again)
         claim(e);
 }
 
 static void
 claim(struct anpi_engine *e)
 {
-    if (e->claiming || e->stopping || e->inflight >= e->max_inflight)
+    if (e->claiming) {
+        /* the running claim may have missed rows committed just now */
+        kick_pending = true;
+        return;
+    }
+    if (e->stopping || e->inflight >= e->max_inflight)
         return;
     e->claiming = true;
     const char *p[1] = { e->node_id };
     anpi_db_query(e->db,
                   "SELECT delivery_id, address, message_id, round, recipient_id, person_name, kind,"
-                  " broadcast_id, incident_id, approval_id, drill, subject, body, vars,"
-                  " (SELECT attempts FROM deliveries WHERE id = delivery_id),"
-                  " (SELECT sender FROM broadcasts b WHERE b.id = broadcast_id)"
+                  " broadcast_id, incident_id, approval_id, drill, subject, body, vars, attempts, sender"
                   " FROM anpi_claim($1, " CLAIM_BATCH ", '" LEASE "')", 1, p, claimed, e);
 }
 
@@ -388,6 +395,7 @@ tick_timer(uv_timer_t *t)
     anpi_db_query(e->db, "SELECT anpi_tick()", 0, NULL, ticked, e);
     const char *p[1] = { e->node_id };
     anpi_db_query(e->db, "SELECT anpi_heartbeat($1)", 1, p, heartbeat_done, e);
+    anpi_db_query(e->db, "SELECT anpi_queue_maintenance($1)", 1, p, ticked, e);
 }
 
 void
@@ -397,7 +405,7 @@ anpi_dispatch_start(struct anpi_engine *e)
     flush_timer.data = e;
     flush_timer_ready = true;
     if (!e->max_inflight)
-        e->max_inflight = 400;
+        e->max_inflight = 1000;
     uv_timer_init(e->loop, &e->dispatch_timer);
     e->dispatch_timer.data = e;
     uv_timer_start(&e->dispatch_timer, dispatch_timer, 100, DISPATCH_MS);

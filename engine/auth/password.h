@@ -109,7 +109,10 @@ enum anpi_password_status anpi_password_status(bool must_change, int64_t changed
 
 /* Asynchronous variants: the work runs on the libuv thread pool and cb runs
  * on the loop thread.  The inputs are copied, so the caller may free them
- * at once.  A non-zero return means cb will never be called. */
+ * at once.  A non-zero return means cb will never be called; an over-long
+ * password is refused that way, at once, with ANPI_ETOOBIG (show
+ * ANPI_PASSWORD_TOOLONG_MSG).  The encoded string passed to hash_cb is only
+ * valid during the callback. */
 typedef void (*anpi_password_hash_cb)(int rc, const char *encoded, void *data);
 typedef void (*anpi_password_verify_cb)(int rc, void *data);
 typedef void (*anpi_password_policy_cb)(int rc, const char *why, void *data);

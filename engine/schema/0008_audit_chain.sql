@@ -166,6 +166,7 @@ BEGIN
         SELECT * INTO head FROM audit_chain_head WHERE one;
         found_head := FOUND;
         IF NOT found_head OR head.hash IS DISTINCT FROM prev OR head.last_id IS DISTINCT FROM prev_id THEN
+            broken := true;
             bad := coalesce(head.last_id, prev_id);
             why := format('the chain head (entry %s) is not the last entry in the table (entry %s): entries at the end are missing',
                           coalesce(head.last_id::text, 'none'), coalesce(prev_id::text, 'none'));

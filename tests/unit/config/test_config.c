@@ -237,7 +237,7 @@ test_defaults(void **state)
     assert_null(c->smtp_from);
     assert_string_equal(c->smtp_helo, "localhost");
     assert_int_equal(c->smtp_timeout_s, 60);
-    assert_int_equal(c->smtp_connections, 4);
+    assert_int_equal(c->smtp_connections, 8);
     assert_int_equal(c->nrule_paths, 0);
     assert_null(c->rule_paths);
     assert_null(c->packs_dir);
