@@ -125,7 +125,8 @@ def main():
             for r in rcpts:
                 got[r] = got.get(r, 0) + 1
         never = sorted(want - set(got))
-        dup_ids = {mid: len(r) for mid, r in ids.items() if len(r) > 1}
+        # keyed like deliveries.message_id: "anpi.<that>@<domain>" on the wire
+        dup_ids = {mid.split("@", 1)[0][len("anpi."):]: len(r) for mid, r in ids.items() if len(r) > 1}
         dups = sum(c - 1 for c in dup_ids.values())
         held_all = set().union(*(k["stranded"] for k in kills)) if kills else set()
         odd = sorted(m for m in dup_ids if m not in held_all)
@@ -140,11 +141,11 @@ def main():
                 with open(path, "rb") as f:
                     head = f.read(4096)
                 m = fanout._MSGID.search(head)
-                if m and m.group(1).decode() in want_ids:
-                    arrivals.setdefault(m.group(1).decode(), []).append(os.stat(path).st_mtime - t0)
+                key = m.group(1).decode().split("@", 1)[0][len("anpi."):] if m else None
+                if key in want_ids:
+                    arrivals.setdefault(key, []).append(os.stat(path).st_mtime - t0)
             for mid in odd[:8]:
-                row = pg.psql("SELECT id, attempts, status FROM deliveries WHERE message_id = '%s'"
-                              % mid.split("@", 1)[0][len("anpi."):])
+                row = pg.psql("SELECT id, attempts, status FROM deliveries WHERE message_id = '%s'" % mid)
                 samples.append((mid, row, sorted("%.2f" % a for a in arrivals.get(mid, []))))
         attempts = pg.psql("SELECT attempts, count(*) FROM deliveries WHERE broadcast_id = %d "
                            "GROUP BY 1 ORDER BY 1" % bid)

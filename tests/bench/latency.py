@@ -60,6 +60,7 @@ GOAL_ENGINE_P99_MS = 500.0
 GOAL_FLASH_S = 5.0
 N_INFO = 250
 MAIL_TIMEOUT_S = 60.0
+NO_MAIL_S = 10.0               # a document that mailed nobody this long after it was served
 
 JMX = "http://xml.kishou.go.jp/jmaxml1/"
 JMX_IB = "http://xml.kishou.go.jp/jmaxml1/informationBasis1/"
@@ -335,6 +336,7 @@ class FeedServer:
         self.arrived = {}          # path -> time.time() of the first GET
         self.served = {}           # path -> time.time() after the body was written
         self.feed_gets = 0
+        self.feed_times = []       # time.time() of every feed GET
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -345,6 +347,7 @@ class FeedServer:
                 if self.path == "/feed.xml":
                     with outer.lock:
                         outer.feed_gets += 1
+                        outer.feed_times.append(t)
                         body = outer._feed()
                     ctype = "application/atom+xml"
                 else:
@@ -489,8 +492,10 @@ def run_poll(feeds, box, maker, n_docs, interval, log):
     out = []
     labels = [label for label, source, _ in TYPES if source == "jma"]
     known = set(box.by_bid)
-    for i in range(n_docs):
+    i = 0
+    while len(out) < n_docs:
         label = labels[i % len(labels)]
+        i += 1
         _source, template, key, body = maker.make(label)
         time.sleep(random.uniform(0, interval))
         path, t0 = feeds.add("bench-%s-%s.xml" % (label, key), "性能試験 %s" % label, body)
@@ -502,7 +507,19 @@ def run_poll(feeds, box, maker, n_docs, interval, log):
                                  % (path, os.path.basename(template), interval * 3 + MAIL_TIMEOUT_S,
                                     path in feeds.arrived))
             bids = box.new_info_bids(known)
+            with feeds.lock:
+                served = feeds.served.get(path)
+            if not bids and served and time.time() - served > NO_MAIL_S:
+                # served long ago and nothing: a template no rule mails
+                # (the push phase normally weeds these out first)
+                if not maker.drop(label, template):
+                    raise BenchError("poll: %s (%s) was fetched but mailed nobody"
+                                     % (path, os.path.basename(template)))
+                log("  poll: %s mails nobody; not used again" % os.path.basename(template))
+                break
             time.sleep(0.005)
+        if not bids:
+            continue
         got = box.wait(bids, N_INFO)
         known.update(box.by_bid)
         first = min(v[0] for v in got.values()) / 1e9
@@ -512,7 +529,7 @@ def run_poll(feeds, box, maker, n_docs, interval, log):
             raise BenchError("poll: mail for %s but the document was never fetched" % path)
         out.append({"label": label, "wait": (arrived - t0) * 1000, "engine": (first - served) * 1000,
                     "total": (first - t0) * 1000})
-        log("  poll %d/%d: %s wait %.0f ms, engine %.0f ms" % (i + 1, n_docs, label,
+        log("  poll %d/%d: %s wait %.0f ms, engine %.0f ms" % (len(out), n_docs, label,
                                                                 out[-1]["wait"], out[-1]["engine"]))
     return out
 
@@ -572,6 +589,13 @@ def main():
             rc = anpid.stop()
             if rc != 0:
                 raise BenchError("anpid exited with %s" % rc)
+            # why a poll came late: gaps between feed requests, and what the
+            # poller logged (its errors back off: the interval doubles)
+            with feeds.lock:
+                ft = list(feeds.feed_times)
+            gaps = [b - a for a, b in zip(ft, ft[1:])]
+            poller_warnings = [ln.strip() for ln in anpid.log().splitlines()
+                               if '"level":"warn' in ln and "poller" in ln]
     except (BenchError, harness.HarnessError) as e:
         log("error: %s" % e)
         log("work dir kept: %s" % tmp)
@@ -615,13 +639,18 @@ def main():
     print()
     print("poll interval: %d s; smtp-sink messages read: %d; load average (1 min) at start %.1f, at end %.1f"
           % (args.interval, box.total, load_start[0], os.getloadavg()[0]))
+    print("feed requests: %d; longest gap between two %.1f s; gaps over %d s: %d"
+          % (len(ft), max(gaps) if gaps else 0, args.interval + 2,
+             sum(1 for g in gaps if g > args.interval + 2)))
+    for ln in poller_warnings[:10]:
+        print("anpid: " + ln)
     if dropped:
         print("templates that mailed nobody (skipped): %s" % ", ".join("%s:%s" % d for d in dropped))
     print("goal engine share p99 < %.0f ms (push, every type): %s"
           % (GOAL_ENGINE_P99_MS, "met" if goal_ok else "NOT met"))
     print("goal engine share p99 < %.0f ms (poll): %s" % (GOAL_ENGINE_P99_MS, "met" if poll_ok else "NOT met"))
     print("goal %d flash recipients within %.0f s (max): %s"
-          % (N_INFO, GOAL_FLASH_S, "met" if flash_ok else "NOT met"))
+          % (N_INFO, GOAL_FLASH_S, "not measured" if not flash else "met" if flash_ok else "NOT met"))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"machine": machine(), "load_start": load_start, "load_end": os.getloadavg(),
