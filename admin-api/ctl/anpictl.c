@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "engine/anpi.h"
 #include "engine/buf.h"
@@ -40,6 +41,9 @@ usage(FILE *f)
           "  addresses [STATUS]            address states (unverified, valid, bouncing, invalid)\n"
           "  check-addresses               mail every address a confirm link now\n"
           "  audit                         recent audit log entries\n"
+          "  audit verify                  the server recomputes the audit hash chain (exit 1: broken)\n"
+          "  audit verify --file F [--anchor HASH]  recompute it here from an export (F: file or -)\n"
+          "  audit export [--from ID]      entries with their hashes as JSON lines on stdout\n"
           "  health                        /healthz\n"
           "options: --as NAME records who decided (approve/reject)\n", f);
 }
@@ -133,6 +137,267 @@ valid_id(const char *s)
 {
     int64_t v;
     return anpi_parse_int64(s, 1, INT64_MAX, &v) == ANPI_OK;
+}
+
+/* --- audit chain ------------------------------------------------------------
+ *
+ * `audit verify --file F` recomputes the chain from an export (JSON lines from
+ * GET /api/v1/audit/export, as written by `audit export`) without trusting
+ * the server: for every entry, in file order,
+ *
+ *   prev_hash == the previous entry's hash (64 zeros before the first entry,
+ *                or --anchor HASH when the export starts later)
+ *   hash      == hex SHA-256 of "prev_hash|id|at|actor|action|object|detail_text"
+ *   detail    == detail_text parsed (so what is shown is what was hashed)
+ *
+ * This is the serialisation of engine/schema/0008_audit_chain.sql. */
+
+#define AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+#define AUDIT_LINE_MAX (16u * 1024 * 1024)     /* one exported entry */
+#define AUDIT_PAGE 10000                       /* the server's export page cap */
+
+struct audit_check {
+    long long entries;
+    long long bad_id;         /* 0: none */
+    long long last_id;        /* 0: none yet */
+    char last_hash[65];
+    char reason[512];
+};
+
+static const char *
+audit_str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static bool
+is_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+static void
+sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        out[0] = '\0';            /* compares unequal to any hash */
+        return;
+    }
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* One exported line.  false (with k->reason and k->bad_id set) when the chain
+ * breaks here or the line is not an export entry. */
+static bool
+audit_check_line(struct audit_check *k, const char *line, size_t len, long lineno)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(line, len, 0, &jerr);
+    if (!json_is_object(o)) {
+        snprintf(k->reason, sizeof(k->reason), "line %ld: not a JSON object: %s", lineno,
+                 o ? "another JSON value" : jerr.text);
+        json_decref(o);
+        return false;
+    }
+    bool good = false;
+    json_t *jid = json_object_get(o, "id");
+    const char *at = audit_str(o, "at"), *actor = audit_str(o, "actor"), *action = audit_str(o, "action"),
+               *object = audit_str(o, "object"), *dtext = audit_str(o, "detail_text"),
+               *prev = audit_str(o, "prev_hash"), *hash = audit_str(o, "hash");
+    json_t *detail = json_object_get(o, "detail");
+    long long id = json_is_integer(jid) ? (long long)json_integer_value(jid) : 0;
+    if (id <= 0 || !at || !actor || !action || !object || !dtext || !detail || !is_hex64(prev) ||
+        !is_hex64(hash)) {
+        snprintf(k->reason, sizeof(k->reason),
+                 "line %ld: not an audit export entry (needs id, at, actor, action, object, detail,"
+                 " detail_text and 64-hex prev_hash and hash)", lineno);
+        goto out;
+    }
+    k->bad_id = id;
+    if (k->last_id && id <= k->last_id) {
+        snprintf(k->reason, sizeof(k->reason), "line %ld: entry %lld follows entry %lld: not in id order",
+                 lineno, id, k->last_id);
+        goto out;
+    }
+    if (strcmp(prev, k->last_hash) != 0) {
+        if (k->last_id)
+            snprintf(k->reason, sizeof(k->reason),
+                     "entry %lld does not follow entry %lld (prev_hash mismatch): an entry between them"
+                     " is missing or entry %lld was changed", id, k->last_id, k->last_id);
+        else
+            snprintf(k->reason, sizeof(k->reason),
+                     "entry %lld is the first entry but its prev_hash is not %s: earlier entries are"
+                     " missing (export from the first entry, or pass --anchor HASH)",
+                     id, strcmp(k->last_hash, AUDIT_GENESIS) == 0 ? "the genesis value" : "the anchor");
+        goto out;
+    }
+    json_t *dparsed = json_loads(dtext, 0, &jerr);
+    bool same = dparsed && json_equal(dparsed, detail);
+    json_decref(dparsed);
+    if (!same) {
+        snprintf(k->reason, sizeof(k->reason), "entry %lld: detail differs from detail_text", id);
+        goto out;
+    }
+    char *material = anpi_xasprintf("%s|%lld|%s|%s|%s|%s|%s", prev, id, at, actor, action, object, dtext);
+    char got[65];
+    sha256_hex(material, strlen(material), got);
+    free(material);
+    if (strcmp(got, hash) != 0) {
+        snprintf(k->reason, sizeof(k->reason), "entry %lld was changed (its content does not match its hash)", id);
+        goto out;
+    }
+    k->bad_id = 0;
+    k->entries++;
+    k->last_id = id;
+    memcpy(k->last_hash, hash, 65);
+    good = true;
+out:
+    json_decref(o);
+    return good;
+}
+
+static int
+audit_verify_file(const char *path, const char *anchor)
+{
+    if (anchor && !is_hex64(anchor)) {
+        fprintf(stderr, "anpictl: --anchor: expected 64 lower-case hex digits (an entry's hash)\n");
+        return 2;
+    }
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "anpictl: cannot open %s\n", path);
+        return 2;
+    }
+    struct audit_check k = { 0 };
+    memcpy(k.last_hash, anchor ? anchor : AUDIT_GENESIS, 65);
+    struct anpi_buf line;
+    anpi_buf_init(&line, AUDIT_LINE_MAX);
+    bool good = true, eof = false;
+    long lineno = 0;
+    while (good && !eof) {
+        anpi_buf_reset(&line);
+        int ch;
+        while ((ch = getc(f)) != EOF && ch != '\n')
+            if (anpi_buf_putc(&line, (char)ch) != ANPI_OK)
+                break;
+        eof = ch == EOF;
+        lineno++;
+        if (ch != EOF && ch != '\n') {
+            snprintf(k.reason, sizeof(k.reason), "line %ld: longer than %u bytes", lineno, AUDIT_LINE_MAX);
+            good = false;
+        } else if (line.len > 0) {
+            good = audit_check_line(&k, line.data, line.len, lineno);
+        }
+    }
+    if (good && ferror(f)) {
+        snprintf(k.reason, sizeof(k.reason), "%s: read error", path);
+        good = false;
+    }
+    if (f != stdin)
+        fclose(f);
+    anpi_buf_free(&line);
+    if (good && k.entries == 0) {
+        snprintf(k.reason, sizeof(k.reason), "%s: no entries", path);
+        good = false;
+    }
+    json_t *j = json_pack("{s:b, s:I, s:o, s:s, s:o, s:s}", "ok", good, "entries", (json_int_t)k.entries,
+                          "first_bad_id", k.bad_id ? json_integer(k.bad_id) : json_null(),
+                          "reason", good ? "chain intact" : k.reason,
+                          "last_id", k.last_id ? json_integer(k.last_id) : json_null(),
+                          "last_hash", k.last_hash);
+    json_dumpf(j, good ? stdout : stderr, JSON_INDENT(2));
+    fputc('\n', good ? stdout : stderr);
+    json_decref(j);
+    return good ? 0 : 1;
+}
+
+/* GET into a buffer: 0 with the body on 200, else a message and 1 or 2. */
+static int
+fetch(const struct ctl *c, const char *path, struct anpi_buf *out)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return 2;
+    char *url = anpi_xasprintf("%s%s", c->url, path);
+    char *auth = anpi_xasprintf("Authorization: Bearer %s", c->token ? c->token : "");
+    struct curl_slist *hdr = curl_slist_append(NULL, auth);
+    hdr = curl_slist_append(hdr, "X-Anpi-Client: anpictl");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    int rc = 0;
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "anpictl: %s: %s\n", url, curl_easy_strerror(cc));
+        rc = 2;
+    } else if (status != 200) {
+        fprintf(stderr, "anpictl: %s: HTTP %ld: %s\n", url, status, out->data ? out->data : "");
+        rc = 1;
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    free(url);
+    free(auth);
+    return rc;
+}
+
+/* `audit export [--from ID]`: every entry from ID on, page by page, to stdout. */
+static int
+audit_export(const struct ctl *c, long long from)
+{
+    struct anpi_buf page;
+    anpi_buf_init(&page, 256 * 1024 * 1024);
+    int rc = 0;
+    for (;;) {
+        char path[96];
+        snprintf(path, sizeof(path), "/api/v1/audit/export?from=%lld&limit=%d", from, AUDIT_PAGE);
+        anpi_buf_reset(&page);
+        if ((rc = fetch(c, path, &page)) != 0)
+            break;
+        long n = 0;
+        long long last = 0;
+        for (const char *p = page.data; p && *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            json_error_t jerr;
+            json_t *o = json_loadb(p, len, 0, &jerr);
+            json_t *jid = json_object_get(o, "id");
+            if (!json_is_integer(jid) || json_integer_value(jid) < from) {
+                fprintf(stderr, "anpictl: export page from %lld: line %ld is not an entry at or after it\n",
+                        from, n + 1);
+                json_decref(o);
+                rc = 1;
+                break;
+            }
+            last = (long long)json_integer_value(jid);
+            json_decref(o);
+            fwrite(p, 1, len, stdout);
+            fputc('\n', stdout);
+            n++;
+            p = nl ? nl + 1 : p + len;
+        }
+        if (rc != 0 || n < AUDIT_PAGE)
+            break;
+        from = last + 1;
+    }
+    anpi_buf_free(&page);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "anpictl: writing the export failed\n");
+        rc = 2;
+    }
+    return rc;
 }
 
 int
@@ -252,7 +517,27 @@ main(int argc, char **argv)
         rc = request(&c, "GET", path, NULL, NULL, 0);
     } else if (strcmp(cmd, "check-addresses") == 0) {
         rc = request(&c, "POST", "/api/v1/addresses/check", "application/json", "{}", 2);
-    } else if (strcmp(cmd, "audit") == 0) {
+    } else if (strcmp(cmd, "audit") == 0 && arg && strcmp(arg, "verify") == 0) {
+        const char *file = NULL, *anchor = NULL;
+        for (int i = first + 2; i + 1 < argc; i++) {
+            if (strcmp(argv[i], "--file") == 0 || strcmp(argv[i], "--offline") == 0)
+                file = argv[++i];
+            else if (strcmp(argv[i], "--anchor") == 0)
+                anchor = argv[++i];
+        }
+        if (file)
+            rc = audit_verify_file(file, anchor);
+        else
+            rc = request(&c, "GET", "/api/v1/audit/verify", NULL, NULL, 0);
+    } else if (strcmp(cmd, "audit") == 0 && arg && strcmp(arg, "export") == 0) {
+        int64_t from = 1;
+        for (int i = first + 2; i + 1 < argc; i++)
+            if (strcmp(argv[i], "--from") == 0 && anpi_parse_int64(argv[++i], 1, INT64_MAX, &from) != ANPI_OK) {
+                fprintf(stderr, "anpictl: --from: expected an entry id (a positive integer)\n");
+                from = 0;
+            }
+        rc = from > 0 ? audit_export(&c, (long long)from) : 2;
+    } else if (strcmp(cmd, "audit") == 0 && !arg) {
         rc = request(&c, "GET", "/api/v1/audit", NULL, NULL, 0);
     } else if (strcmp(cmd, "health") == 0) {
         rc = request(&c, "GET", "/healthz", NULL, NULL, 0);

@@ -46,18 +46,6 @@ api_id(const char *s)
     return (long long)v;
 }
 
-static bool
-authorized(struct anpi_engine *e, struct anpi_http_req *req)
-{
-    const char *h = anpi_http_header(req, "Authorization");
-    const char *tok = e->cfg->api_token;
-    size_t tl = strlen(tok);
-    if (h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == tl && CRYPTO_memcmp(h + 7, tok, tl) == 0)
-        return true;
-    anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\"");
-    anpi_http_respond_error(req, 401, "missing or wrong bearer token");
-    return false;
-}
 
 /* Answer with the JSON text a query returned in row 0, column 0. */
 static void
@@ -173,7 +161,7 @@ static void
 h_feed_push(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
@@ -241,7 +229,7 @@ static void
 h_incidents(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     struct api_call *c = api_call_new(e, req);
     const char *p[2] = { NULL, anpi_http_query(req, "status") };
@@ -252,7 +240,7 @@ static void
 h_incident(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     long long id = api_id(anpi_http_param(req, "id"));
     if (!id) {
@@ -309,7 +297,7 @@ decided_cb(void *arg, const PGresult *res, const char *err)
 static void
 decide(struct anpi_http_req *req, struct anpi_engine *e, const char *decision)
 {
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     long long id = api_id(anpi_http_param(req, "id"));
     if (!id) {
@@ -362,7 +350,7 @@ static void
 h_broadcast(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     long long id = api_id(anpi_http_param(req, "id"));
     if (!id) {
@@ -397,7 +385,7 @@ static void
 h_import(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
@@ -426,7 +414,7 @@ static void
 h_audit(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     anpi_db_query(e->db,
         "SELECT jsonb_build_object('entries', coalesce(jsonb_agg(jsonb_build_object('id', id, 'at', at,"
@@ -439,7 +427,7 @@ static void
 h_feeds(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     anpi_http_respond_json(req, 200, anpi_feed_health_json(e));
 }
@@ -471,7 +459,7 @@ static void
 h_travellers_import(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
@@ -522,7 +510,7 @@ static void
 h_travellers_check(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
@@ -563,7 +551,7 @@ static void
 h_addresses(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     const char *st = anpi_http_query(req, "status");
     if (st && strcmp(st, "unverified") != 0 && strcmp(st, "valid") != 0 && strcmp(st, "bouncing") != 0 &&
@@ -595,7 +583,7 @@ static void
 h_address_check(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!authorized(e, req))
+    if (!api_authorized(e, req))
         return;
     char dedupe[64];
     snprintf(dedupe, sizeof(dedupe), "check:api:%lld", (long long)anpi_now_ms());

@@ -174,7 +174,15 @@ class ChromeDriver:
         return found[0] if found else None
 
     def wait(self, css, timeout=10, what=None):
-        return harness.wait_for(lambda: self.find(css), timeout, what=what or css)
+        def look():
+            try:
+                return self.find(css)
+            except WebDriverError as e:
+                # a page still loading: look again
+                if "does not belong to the document" in str(e) or e.error == "stale element reference":
+                    return None
+                raise
+        return harness.wait_for(look, timeout, what=what or css)
 
     def text(self, el):
         return self.cmd("GET", "/element/%s/text" % el)
@@ -196,7 +204,10 @@ class ChromeDriver:
             self.cmd("GET", "/element/%s/name" % el)
             return False
         except WebDriverError as e:
-            if e.error in ("stale element reference", "no such element"):
+            # while the old page is being replaced Chromium may also say
+            # "Node with given id does not belong to the document"
+            if e.error in ("stale element reference", "no such element") or \
+                    "does not belong to the document" in str(e):
                 return True
             raise
 
