@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <openssl/rand.h>
 
 #include "channels/dkim.h"
 #include "channels/mime.h"
@@ -152,9 +153,17 @@ smtp_done(void *arg, const struct anpi_smtp_outcome *o)
         break;
     case ANPI_SMTP_TEMPFAIL: {
         e->m.deliveries_deferred++;
-        /* backoff grows with the attempts: 30 s, 60 s, 120 s ... 15 min */
+        /* backoff grows with the attempts: 30 s, 60 s, 120 s ... 15 min, with
+         * +-20% jitter so that a destination's deferred mail does not come
+         * back all in the same second */
         int retry = 30 << (s->attempts > 5 ? 5 : s->attempts - 1 > 0 ? s->attempts - 1 : 0);
-        record(s, "deferred", reply, retry > 900 ? 900 : retry);
+        if (retry > 900)
+            retry = 900;
+        uint32_t r;
+        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+            r = (uint32_t)anpi_now_ms();
+        retry = retry * 80 / 100 + (int)(r % (uint32_t)(retry * 40 / 100 + 1));
+        record(s, "deferred", reply, retry);
         break;
     }
     default:

@@ -670,6 +670,22 @@ def phase_sources(tmp):
             info2 = [m for r, m in sink.messages() if "info@example.jp" in r and "津波" in str(m["subject"])]
             check(len(info2) == 1, "lifting the advisory is below the rule's threshold: nothing new", len(info2))
 
+            # flash information: the real 2024-01-16 earthquake early warning (石川県 5-)
+            eew = glob.glob(os.path.join(SHARED, "corpus", "jma", "real", "*", "20240116184225_*_VXSE43.xml"))
+            check(eew, "corpus: the 2024-01-16 VXSE43 is readable")
+            before = len(sink.files())
+            s, j = push(api, eew[0])
+            settle(anpid, sink)
+            flash = [str(m["subject"]) for r, m in sink.messages()[before:] if "info@example.jp" in r]
+            check(s == 202 and len(flash) == 1, "an earthquake early warning mails the information recipients at once",
+                  (s, flash))
+
+            # a document from the future is refused, with the reason in feed health
+            doc = read(os.path.join(OFFICIAL, "32-35_07_01_100915_VXSE51.xml")).decode()
+            doc = re.sub(r"<ReportDateTime>[^<]*", "<ReportDateTime>2099-01-01T00:00:00+09:00", doc)
+            s, j = api.post("/api/v1/feeds/jma/documents", body=doc.encode(), content_type="application/xml")
+            check(s == 400 and "future" in j.get("error", ""), "a document from the future is refused", (s, j))
+
             # a missile launch (CAP) and a quake: two incidents at once
             s, j = api.post("/api/v1/feeds/cap/documents", body=cap_doc("1", "ミサイル発射"),
                             content_type="application/xml")
