@@ -19,7 +19,7 @@ At the end, per Message-ID of the broadcast (anpi.<broadcast>.<recipient>…):
 addresses never reached (must be 0), messages received more than once
 (duplicates), and per kill: how many deliveries the dead process held and
 how many of them the sink received twice.  The bound a single kill must stay
-within is the in-flight window (400) plus one result batch (200).
+within is the in-flight window (1000) plus one result batch (200).
 
 Exit status: 1 on errors and when an address was never reached or a kill
 repeated more than the bound; 0 otherwise."""
@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 import fanout  # noqa: E402
 
-INFLIGHT_WINDOW = 400       # engine/dispatch.c: max_inflight default
+INFLIGHT_WINDOW = 1000      # engine/dispatch.c: max_inflight default
 RESULT_BATCH = 200          # engine/dispatch.c: RESULT_BATCH
 
 
@@ -154,7 +154,7 @@ def main():
 
         log("# results")
         log("kills: %d; send finished %.1f s after approval (%.1f s after the last kill; "
-            "the leases of killed processes run 5 minutes)"
+            "a killed process's leases come back 30 s after its last heartbeat)"
             % (len(kills), t_done - t0, t_done - t_last_kill))
         log("deliveries: %s" % b["deliveries"])
         log("attempts per delivery (attempts|count): %s" % attempts.replace("\n", ", "))
@@ -177,7 +177,10 @@ def main():
         if never:
             ok = False
             log("FAIL: %d addresses never reached" % len(never))
-        if worst > bound or unexplained:
+        # a delivery held by two processes killed one after the other is
+        # attributed to both, so the unexplained count can go below zero;
+        # only duplicates no kill explains are a failure
+        if worst > bound or unexplained > 0:
             ok = False
             log("FAIL: duplicates beyond the bound (worst kill %d, unexplained %d)" % (worst, unexplained))
         log("total duplicates %d over %d kills; bound per kill %d (in-flight %d + result batch %d)"
