@@ -30,8 +30,11 @@
 #include "rules/rules.h"
 #include "admin-api/http.h"
 
+#ifndef ANPI_PACKS_INSTALL_DIR
+#define ANPI_PACKS_INSTALL_DIR "/usr/share/anpi/packs"
+#endif
 #ifndef ANPI_PACKS_DIR
-#define ANPI_PACKS_DIR "/usr/share/anpi/packs"
+#define ANPI_PACKS_DIR ANPI_PACKS_INSTALL_DIR
 #endif
 #ifndef ANPI_VERSION
 #define ANPI_VERSION "0.0.0"
@@ -53,7 +56,11 @@ usage(FILE *f)
 static int
 load_rules(const struct anpi_config *cfg, struct anpi_ruleset **out)
 {
-    const char *defaults[1] = { cfg->packs_dir ? cfg->packs_dir : ANPI_PACKS_DIR };
+    /* rules.packs_dir, else the build's source tree, else the installed packs */
+    const char *packs = cfg->packs_dir;
+    if (!packs)
+        packs = access(ANPI_PACKS_DIR, R_OK) == 0 ? ANPI_PACKS_DIR : ANPI_PACKS_INSTALL_DIR;
+    const char *defaults[1] = { packs };
     const char *const *paths = cfg->nrule_paths ? (const char *const *)cfg->rule_paths : defaults;
     size_t n = cfg->nrule_paths ? cfg->nrule_paths : 1;
     struct anpi_errors errs = { 0 };
