@@ -321,6 +321,8 @@ enum kind {
     K_DEVICE,       /* char *, an absolute path such as /dev/ttyUSB0 */
     K_BAUD,         /* int, a standard serial line speed */
     K_GROUP,        /* char *, a directory group name or path like "本省/大臣官房" */
+    K_SOURCE,       /* char *, an http(s) URL, or else a path relative to the config file */
+    K_HHMM,         /* int minutes after midnight from "HH:MM" (00:00-23:59) */
 };
 
 #define D_REQUIRED 1u   /* required (together with its excl sibling, if any) */
@@ -414,9 +416,17 @@ static const struct directive d_rules[] = {
     END,
 };
 
+static const struct directive d_directory_sync[] = {
+    { "source", K_SOURCE, CF(sync_source), 0, 0, 0, 0, NULL, NULL },   /* required: see below */
+    { "at", K_HHMM, CF(sync_at_min), 0, 0, 0, 0, NULL, NULL },
+    { "report_group", K_GROUP, CF(sync_report_group), 0, 1, 256, 0, NULL, NULL },
+    END,
+};
+
 static const struct directive d_directory[] = {
     { "import", K_PATH, CF(directory_import), 0, 0, 0, 0, NULL, NULL },
     { "address_check", K_DUR64, CF(address_check_s), 0, 86400, 366 * 86400, 0, NULL, NULL },
+    { "sync", K_SECTION, 0, 0, 0, 0, 0, d_directory_sync, NULL },
     END,
 };
 
@@ -1250,6 +1260,40 @@ set_value(struct cctx *c, const struct directive *d, const struct node *n, void 
         }
         set_str(base, d->off, v);
         return;
+    case K_SOURCE:
+        if (len == 0) {
+            cerr(c, n->line, n->col, path, "must not be empty");
+            break;
+        }
+        if (strncasecmp(v, "http://", 7) == 0 || strncasecmp(v, "https://", 8) == 0) {
+            if ((why = url_problem(v, false))) {
+                char q[CONF_SHOWN * 2];
+                cerr(c, n->line, n->col, path, "%s, got \"%s\"", why,
+                     shown(q, sizeof(q), n->str, n->len));
+                break;
+            }
+            set_str(base, d->off, v);
+            return;
+        }
+        set_str(base, d->off, resolve_path(c, v));
+        break;
+    case K_HHMM: {
+        /* exactly "H:MM" or "HH:MM": a time of day, not a duration */
+        bool ok = (len == 4 || len == 5) && v[len - 3] == ':';
+        int hh = 0;
+        for (size_t i = 0; ok && i < len - 3; i++) {
+            ok = v[i] >= '0' && v[i] <= '9';
+            hh = hh * 10 + (v[i] - '0');
+        }
+        ok = ok && hh <= 23 && v[len - 2] >= '0' && v[len - 2] <= '5' && v[len - 1] >= '0' &&
+             v[len - 1] <= '9';
+        if (!ok) {
+            bad_value(c, d, n, path, "a time of day \"HH:MM\" from 00:00 to 23:59 (Japan time)");
+            break;
+        }
+        *(int *)p = hh * 60 + (v[len - 2] - '0') * 10 + (v[len - 1] - '0');
+        break;
+    }
     case K_LOGLEVEL:
         if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") && strcmp(v, "error")) {
             bad_value(c, d, n, path, "debug, info, warn or error");
@@ -1432,6 +1476,8 @@ anpi_config_free(struct anpi_config *c)
     free(c->packs_dir);
     free(c->templates_dir);
     free(c->directory_import);
+    free(c->sync_source);
+    free(c->sync_report_group);
     free_list(c->jma_urls, c->njma_urls);
     for (size_t i = 0; i < c->nfeeds; i++) {
         struct anpi_feed_conf *f = &c->feeds[i];
@@ -1479,6 +1525,8 @@ set_defaults(struct anpi_config *cfg)
     cfg->smtp_connections = 8;
     cfg->jma_interval_s = 60;
     cfg->feed_alarm_group = anpi_xstrdup("admins");
+    cfg->sync_at_min = 3 * 60;
+    cfg->sync_report_group = anpi_xstrdup("admins");
     cfg->api_max_body = 10 * 1024 * 1024;
     cfg->incident_expiry_s = 6 * 3600;
     cfg->log_level = anpi_xstrdup("info");
@@ -1539,6 +1587,12 @@ anpi_config_load(const char *path, struct anpi_config **out, struct anpi_errors 
         !map_get(map_get(root, "smtp"), "from"))
         cerr(&c, c.doc_line, c.doc_col, "smtp.from",
              "missing required key (needed when smtp.relays or outbox.dir is set)");
+
+    /* directory.sync needs its source, but only when the section is given
+     * (a required key would make the whole section required) */
+    const struct node *sync = map_get(map_get(root, "directory"), "sync");
+    if (sync && !map_get(sync, "source"))
+        cerr(&c, sync->line, sync->col, "directory.sync.source", "missing required key");
 
     /* existing callers read feeds.jma through these */
     const struct anpi_feed_conf *jma = anpi_config_feed(cfg, "jma");

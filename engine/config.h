@@ -93,6 +93,11 @@ struct anpi_config {
     char *directory_import;         /* directory.import: CSV loaded at start (optional) */
     int64_t address_check_s;        /* directory.address_check: mail every address a confirm link this
                                      * often (e.g. 90d); 0 = only when started through the API */
+    char *sync_source;              /* directory.sync.source: a CSV path (relative to the config) or an
+                                     * http(s) URL, imported daily in update mode; NULL = no sync */
+    int sync_at_min;                /* directory.sync.at "HH:MM" Japan time, as minutes after
+                                     * midnight; default 03:00 (180) */
+    char *sync_report_group;        /* directory.sync.report_group: mailed the report, default "admins" */
 
     char **jma_urls;                /* feeds.jma.url: a string or a list (redundant URLs) */
     size_t njma_urls;

@@ -24,6 +24,7 @@
 #include "engine/directory.h"
 #include "engine/engine.h"
 #include "engine/log.h"
+#include "engine/sync.h"
 #include "feeds/poll/docpoll.h"
 #include "feeds/poll/linereader.h"
 #include "feeds/poll/poller.h"
@@ -290,6 +291,7 @@ on_signal(uv_signal_t *s, int signum)
     anpi_info(ANPI_LG_MAIN, "signal %d: shutting down", signum);
     anpi_dispatch_stop(e);
     anpi_feed_health_stop(e);
+    anpi_sync_stop(e);
     anpi_inbound_stop(e);
     stop_feeds(e);
     if (e->pub)
@@ -417,6 +419,7 @@ main(int argc, char **argv)
     }
     start_feeds(e);
     anpi_feed_health_start(e);
+    anpi_sync_start(e);
     for (size_t i = 0; i < rules->nrules; i++) {
         if (rules->rules[i].sender_hr && strncmp(cfg->public_url, "https://", 8) != 0) {
             anpi_warn(ANPI_LG_MAIN, "rule %s sends HR mail but public_url is not https: RFC 8058 one-click "

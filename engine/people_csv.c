@@ -7,6 +7,8 @@
  * wrong people. */
 #include "engine/people_csv.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -791,4 +793,129 @@ anpi_people_csv_parse(const char *data, size_t len, struct anpi_people_csv *out,
         return ANPI_EPARSE;
     }
     return ANPI_OK;
+}
+
+/* ---- encodings ----------------------------------------------------------- */
+
+/* Count well-formed multi-byte UTF-8 sequences and bytes that start none. */
+static void
+utf8_census(const char *data, size_t len, size_t *good_mb, size_t *bad)
+{
+    const unsigned char *s = (const unsigned char *)data;
+    *good_mb = *bad = 0;
+    for (size_t i = 0; i < len;) {
+        size_t w = s[i] == 0 ? 0 : utf8_seq(s + i, len - i);
+        if (w == 0) {
+            (*bad)++;
+            i++;
+            continue;
+        }
+        if (w > 1)
+            (*good_mb)++;
+        i += w;
+    }
+}
+
+int
+anpi_people_csv_decode(const char *data, size_t len, char **out, size_t *outlen,
+                       const char **encoding, struct anpi_errors *errs)
+{
+    struct ctx c = { .errs = errs };
+    *out = NULL;
+    *outlen = 0;
+    *encoding = NULL;
+    if (len > ANPI_PEOPLE_CSV_MAX_INPUT) {
+        csv_err(&c, "line 1: input is %zu bytes, over the limit of %u bytes", len,
+                ANPI_PEOPLE_CSV_MAX_INPUT);
+        return ANPI_EPARSE;
+    }
+    size_t good_mb, bad;
+    utf8_census(data, len, &good_mb, &bad);
+    /* A BOM says UTF-8.  So does a file whose multi-byte sequences are
+     * mostly well-formed: Shift_JIS text almost never forms UTF-8 sequences
+     * (its lead bytes 0x81-0x9F are UTF-8 continuation bytes), while UTF-8
+     * text misread as CP932 converts "successfully" into mojibake, so a
+     * UTF-8 file with one bad byte must not be converted. */
+    if ((len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) || bad == 0 || good_mb > bad) {
+        *encoding = "UTF-8";
+        return ANPI_OK;
+    }
+
+    iconv_t cd = iconv_open("UTF-8", "CP932");
+    if (cd == (iconv_t)-1) {
+        csv_err(&c, "line 1: invalid UTF-8, and Shift_JIS (CP932) conversion is not available "
+                "on this system");
+        return ANPI_EPARSE;
+    }
+    /* CP932 -> UTF-8 grows a character at most from 1 byte (half-width
+     * kana) to 3 */
+    size_t cap = len * 3 + 1;
+    char *buf = anpi_xmalloc(cap);
+    char *in = (char *)data, *o = buf;
+    size_t inleft = len, oleft = cap - 1;
+    int line = 1;
+    const char *line_start = data, *scanned = data;
+    while (inleft > 0) {
+        size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+        if (r != (size_t)-1)
+            break;
+        if (errno == E2BIG) {   /* cannot happen with cap; never loop on it */
+            csv_err(&c, "line 1: Shift_JIS conversion overflowed");
+            break;
+        }
+        /* EILSEQ: a byte no CP932 character starts or continues with;
+         * EINVAL: a lead byte cut off by the end of the input.  In CP932 a
+         * line feed is never part of a two-byte character, so counting
+         * them before the bad byte gives its line. */
+        for (; scanned < in; scanned++)
+            if (*scanned == '\n') {
+                line++;
+                line_start = scanned + 1;
+            }
+        csv_err(&c, "line %d: garbled text: neither UTF-8 nor Shift_JIS (byte 0x%02X at byte %zu "
+                "of the line)", line, (unsigned)(unsigned char)*in,
+                (size_t)(in - line_start) + 1);
+        /* go on after the line so every garbled line is listed */
+        const char *nl = memchr(in, '\n', inleft);
+        size_t skip = nl ? (size_t)(nl - in) : inleft;
+        in += skip;
+        inleft -= skip;
+        iconv(cd, NULL, NULL, NULL, NULL);
+    }
+    iconv_close(cd);
+    size_t n = (size_t)(o - buf);
+    if (c.nerr > ANPI_PEOPLE_CSV_MAX_ERRORS)
+        anpi_errors_add(errs, "%zu more errors not listed", c.nerr - ANPI_PEOPLE_CSV_MAX_ERRORS);
+    if (c.nerr == 0 && n > ANPI_PEOPLE_CSV_MAX_INPUT)
+        csv_err(&c, "line 1: input is %zu bytes as UTF-8, over the limit of %u bytes", n,
+                ANPI_PEOPLE_CSV_MAX_INPUT);
+    if (c.nerr) {
+        free(buf);
+        return ANPI_EPARSE;
+    }
+    buf[n] = '\0';
+    *encoding = "Shift_JIS";
+    *out = buf;
+    *outlen = n;
+    return ANPI_OK;
+}
+
+int
+anpi_people_csv_parse_any(const char *data, size_t len, struct anpi_people_csv *out,
+                          const char **encoding, struct anpi_errors *errs)
+{
+    char *conv = NULL;
+    size_t clen = 0;
+    const char *enc = NULL;
+    out->nrows = 0;
+    out->rows = NULL;
+    int rc = anpi_people_csv_decode(data, len, &conv, &clen, &enc, errs);
+    if (encoding)
+        *encoding = enc;
+    if (rc != ANPI_OK)
+        return rc;
+    rc = conv ? anpi_people_csv_parse(conv, clen, out, errs)
+              : anpi_people_csv_parse(data, len, out, errs);
+    free(conv);
+    return rc;
 }

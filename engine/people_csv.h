@@ -41,6 +41,28 @@ int anpi_people_csv_parse(const char *data, size_t len, struct anpi_people_csv *
                           struct anpi_errors *errs);
 void anpi_people_csv_free(struct anpi_people_csv *p);
 
+/* The character encoding of an uploaded directory file, made UTF-8.
+ * Spreadsheets on Japanese Windows save CSV as Shift_JIS (CP932), so that
+ * is accepted too:
+ *   - a UTF-8 BOM, or input that is valid UTF-8 (or mostly so: more valid
+ *     multi-byte sequences than broken ones, i.e. a UTF-8 file with a few bad
+ *     bytes, whose bad lines are then reported by the parser) -> "UTF-8",
+ *     *out = NULL (use the input as it is);
+ *   - otherwise the input is converted from CP932 -> "Shift_JIS", *out is the
+ *     malloc'd UTF-8 text (NUL-terminated) and *outlen its length.
+ * Bytes that are neither are reported for every physical line that has them,
+ * as "line N: garbled text: neither UTF-8 nor Shift_JIS (byte 0xXX at byte
+ * M of the line)", and ANPI_EPARSE is returned with *out = NULL.  Input over
+ * ANPI_PEOPLE_CSV_MAX_INPUT is refused the same way (before or after
+ * conversion). */
+int anpi_people_csv_decode(const char *data, size_t len, char **out, size_t *outlen,
+                           const char **encoding, struct anpi_errors *errs);
+
+/* anpi_people_csv_decode() then anpi_people_csv_parse().  encoding may be
+ * NULL; it is set whenever the encoding was recognised. */
+int anpi_people_csv_parse_any(const char *data, size_t len, struct anpi_people_csv *out,
+                              const char **encoding, struct anpi_errors *errs);
+
 /* True if s[0..len) is a plausible mail address: local@domain, ASCII, no
  * white space or control characters, one '@', a domain of at least two
  * LDH labels, at most 254 bytes.  Dots in the local part are not policed

@@ -364,6 +364,7 @@ h_broadcast(struct anpi_http_req *req, void *ctx)
                   api_call_new(e, req));
 }
 
+/* The report of anpi_import_people2; c->notice holds the input's encoding. */
 static void
 imported_cb(void *arg, const PGresult *res, const char *err)
 {
@@ -375,28 +376,59 @@ imported_cb(void *arg, const PGresult *res, const char *err)
         json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
         if (!j)
             j = json_object();
-        json_object_set_new(j, "errors", json_array());
-        anpi_http_respond_json(c->req, 200, j);
+        json_object_set_new(j, "encoding", json_string(c->notice ? c->notice : "UTF-8"));
+        if (json_array_size(json_object_get(j, "errors")) > 0) {
+            json_object_set_new(j, "error", json_string("the import was refused; nothing was imported"));
+            anpi_http_respond_json(c->req, 400, j);
+        } else {
+            if (!json_object_get(j, "errors"))
+                json_object_set_new(j, "errors", json_array());
+            anpi_http_respond_json(c->req, 200, j);
+        }
     }
     api_call_free(c);
 }
 
+/* POST /api/v1/people/import[?dry_run=1][&mode=merge|update]: UTF-8 or
+ * Shift_JIS CSV.  merge (default) adds and updates the rows given; update
+ * takes the CSV as the whole directory and removes everyone not in it.  The
+ * answer is the diff report; a dry run reports without changing anything. */
 static void
 h_import(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
     if (!api_authorized(e, req))
         return;
+    const char *dry = anpi_http_query(req, "dry_run");
+    const char *mode = anpi_http_query(req, "mode");
+    bool dry_run = false;
+    if (dry && (!strcmp(dry, "1") || !strcmp(dry, "true")))
+        dry_run = true;
+    else if (dry && strcmp(dry, "0") && strcmp(dry, "false")) {
+        anpi_http_respond_error(req, 400, "dry_run must be 1, true, 0 or false");
+        return;
+    }
+    if (!mode || !*mode)
+        mode = "merge";
+    if (strcmp(mode, "merge") && strcmp(mode, "update")) {
+        anpi_http_respond_error(req, 400, "mode must be merge or update");
+        return;
+    }
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
     struct anpi_people_csv csv = { 0 };
     struct anpi_errors errs = { 0 };
-    if (anpi_people_csv_parse(body ? body : "", len, &csv, &errs) != ANPI_OK) {
+    const char *enc = NULL;
+    if (anpi_people_csv_parse_any(body ? body : "", len, &csv, &enc, &errs) != ANPI_OK) {
         json_t *arr = json_array();
         for (size_t i = 0; i < errs.n; i++)
             json_array_append_new(arr, json_string(errs.msg[i]));
-        json_t *j = json_pack("{s:s, s:o, s:i}", "error", "the CSV has errors; nothing was imported",
-                              "errors", arr, "rows", 0);
+        json_t *j = json_pack("{s:s, s:o, s:i, s:s, s:b, s:[], s:[], s:[], s:i}", "error",
+                              "the CSV has errors; nothing was imported", "errors", arr, "rows", 0,
+                              "mode", mode, "dry_run", dry_run, "added", "changed", "removed",
+                              "unchanged", 0);
+        if (enc)
+            json_object_set_new(j, "encoding", json_string(enc));
         anpi_errors_free(&errs);
         anpi_people_csv_free(&csv);
         anpi_http_respond_json(req, 400, j);
@@ -404,9 +436,11 @@ h_import(struct anpi_http_req *req, void *ctx)
     }
     char *rows = anpi_directory_rows_json(&csv);
     anpi_people_csv_free(&csv);
-    const char *p[2] = { rows, "api" };
-    anpi_db_query(e->db, "SELECT anpi_import_people($1::jsonb, $2)::text", 2, p, imported_cb,
-                  api_call_new(e, req));
+    struct api_call *c = api_call_new(e, req);
+    c->notice = anpi_xstrdup(enc ? enc : "UTF-8");
+    const char *p[3] = { rows, mode, dry_run ? "true" : "false" };
+    anpi_db_query(e->db, "SELECT anpi_import_people2($1::jsonb, $2, $3::boolean, 'api')::text", 3, p,
+                  imported_cb, c);
     free(rows);
 }
 

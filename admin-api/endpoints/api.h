@@ -45,5 +45,11 @@ int anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s);
 int anpi_api_public_routes(struct anpi_engine *e, struct anpi_http_server *s);
 /* GET /api/v1/audit/verify and /api/v1/audit/export (endpoints/audit.c) */
 int anpi_api_audit_routes(struct anpi_engine *e, struct anpi_http_server *s);
+/* groups, people lists, one person, export, registration status (endpoints/directory.c) */
+int anpi_api_directory_routes(struct anpi_engine *e, struct anpi_http_server *s);
+/* manual broadcasts, resend, history, per-group tally, write-back (endpoints/broadcasts.c) */
+int anpi_api_broadcasts_routes(struct anpi_engine *e, struct anpi_http_server *s);
+/* POST /api/v1/directory/sync: run the directory sync now (endpoints/dirsync.c) */
+int anpi_api_dirsync_routes(struct anpi_engine *e, struct anpi_http_server *s);
 
 #endif

@@ -52,9 +52,55 @@ static const char REPLY_SQL[] =
     " (SELECT coalesce(jsonb_agg(to_char(rs.created_at AT TIME ZONE 'Asia/Tokyo', 'MM/DD HH24:MI') || '  '"
     "     || coalesce((SELECT q->>'text' FROM jsonb_array_elements(b.questions) q WHERE q->>'id' = rs.question_id),"
     "                 rs.question_id) || ': ' || rs.choice ORDER BY rs.id), '[]')"
-    "   FROM responses rs WHERE rs.recipient_id = r.id)::text"
+    "   FROM responses rs WHERE rs.recipient_id = r.id)::text,"
+    /* messages written back to the person about their answer (0012) */
+    " (SELECT coalesce(jsonb_agg(to_char(w.created_at AT TIME ZONE 'Asia/Tokyo', 'MM/DD HH24:MI') || E'\\n'"
+    "     || w.text ORDER BY w.id), '[]')"
+    "   FROM (SELECT * FROM write_backs WHERE recipient_id = r.id ORDER BY id DESC LIMIT 50) w)::text"
     " FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id JOIN people p ON p.id = r.person_id"
     " WHERE r.id = $1::bigint AND b.kind = 'safety'";
+
+/* The messages written back to the person (newest last), as a section at
+ * the end of the reply page: each is "MM/DD HH:MI" then the text, escaped,
+ * its line breaks kept. */
+static char *
+with_write_backs(char *html, const char *list_json)
+{
+    json_error_t jerr;
+    json_t *list = json_loads(list_json, 0, &jerr);
+    char *end = html ? strstr(html, "</main>") : NULL;
+    if (!json_array_size(list) || !end) {
+        json_decref(list);
+        return html;
+    }
+    struct anpi_buf b;
+    anpi_buf_init(&b, 8 * 1024 * 1024);   /* the page (4 MiB cap) plus at most 50 capped messages */
+    anpi_buf_append(&b, html, (size_t)(end - html));
+    anpi_buf_puts(&b, "<section class=\"write-backs\">\n<h2>担当者からのメッセージ</h2>\n<ul>\n");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *t = json_string_value(json_array_get(list, i));
+        anpi_buf_puts(&b, "<li>");
+        while (t && *t) {
+            size_t n = strcspn(t, "\r\n");
+            char *line = anpi_xstrndup(t, n);
+            anpi_buf_put_html(&b, line);
+            free(line);
+            t += n;
+            if (*t == '\r' && t[1] == '\n')
+                t++;
+            if (*t) {
+                anpi_buf_puts(&b, "<br>\n");
+                t++;
+            }
+        }
+        anpi_buf_puts(&b, "</li>\n");
+    }
+    anpi_buf_puts(&b, "</ul>\n</section>\n");
+    anpi_buf_puts(&b, end);
+    json_decref(list);
+    free(html);
+    return anpi_buf_steal(&b);
+}
 
 static void
 reply_page_cb(void *arg, const PGresult *res, const char *err)
@@ -116,8 +162,8 @@ reply_page_cb(void *arg, const PGresult *res, const char *err)
         .history = history,
         .nhistory = nh,
     };
-    page(c->req, c->notice && strncmp(c->notice, "エラー", strlen("エラー")) == 0 ? 400 : 200,
-         anpi_page_reply(&p));
+    char *html = with_write_backs(anpi_page_reply(&p), PQgetvalue(res, 0, 9));
+    page(c->req, c->notice && strncmp(c->notice, "エラー", strlen("エラー")) == 0 ? 400 : 200, html);
     for (size_t i = 0; i < nq; i++)
         free(choices[i]);
     free(choices);

@@ -372,6 +372,132 @@ test_helpers(void **state)
     assert_int_equal(anpi_prefecture_code("1a", 2), 0);
 }
 
+/* ---- encodings ----------------------------------------------------------- */
+
+static void
+parse_any(struct parsed *p, const char *data, size_t len, const char **enc)
+{
+    memset(p, 0, sizeof(*p));
+    p->rc = anpi_people_csv_parse_any(data, len, &p->out, enc, &p->errs);
+}
+
+/* Windows Excel's "CSV" export: CP932 with CRLF.  "表" (0x95 0x5C) has a
+ * backslash as its second byte and "ｼｹﾝ" is half-width (one byte each). */
+static void
+test_shift_jis(void **state)
+{
+    (void)state;
+    static const char sjis[] =
+        "id,name,kana,emails,regions,groups\r\n"
+        "T001,\x8E\x8E\x8C\xB1\x20\x91\xBE\x98\x59,\x82\xB5\x82\xAF\x82\xF1\x20\x82\xBD\x82\xEB\x82\xA4,"
+        "taro@example.jp,\x93\x8C\x8B\x9E\x93\x73,\x96\x7B\x8F\xC8\x2F\x91\xE5\x90\x62\x8A\xAF\x96\x5B\r\n"
+        "T002,\x95\x5C\x8E\xA6,\xBC\xB9\xDD,hanako@example.jp,13,\r\n";
+    struct parsed p;
+    const char *enc = NULL;
+    parse_any(&p, sjis, sizeof(sjis) - 1, &enc);
+    dump(&p);
+    assert_int_equal(p.rc, 0);
+    assert_string_equal(enc, "Shift_JIS");
+    assert_int_equal(p.out.nrows, 2);
+    assert_string_equal(p.out.rows[0].name, "試験 太郎");
+    assert_string_equal(p.out.rows[0].kana, "しけん たろう");
+    assert_int_equal(p.out.rows[0].nregions, 1);
+    assert_int_equal(p.out.rows[0].regions[0], 13);
+    assert_int_equal(p.out.rows[0].ngroups, 1);
+    assert_string_equal(p.out.rows[0].groups[0], "本省/大臣官房");
+    assert_string_equal(p.out.rows[1].name, "表示");
+    assert_string_equal(p.out.rows[1].kana, "ｼｹﾝ");
+    done(&p);
+
+    /* row errors in a Shift_JIS file still carry their line */
+    static const char bad[] =
+        "id,name,kana,emails,regions,groups\r\n"
+        "T001,\x8E\x8E\x8C\xB1,,not-an-address,,\r\n";
+    parse_any(&p, bad, sizeof(bad) - 1, &enc);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_string_equal(enc, "Shift_JIS");
+    expect_error(&p, "line 2: emails: \"not-an-address\" is not a mail address");
+    assert_null(p.out.rows);
+    done(&p);
+}
+
+static void
+test_utf8_kept(void **state)
+{
+    (void)state;
+    const char *enc = NULL;
+    struct parsed p;
+    const char *bom = "\xEF\xBB\xBF" HEADER "T001,試験 太郎,しけん たろう,taro@example.jp,13,\n";
+    parse_any(&p, bom, strlen(bom), &enc);
+    assert_int_equal(p.rc, 0);
+    assert_string_equal(enc, "UTF-8");
+    assert_string_equal(p.out.rows[0].name, "試験 太郎");
+    done(&p);
+
+    /* decode() leaves UTF-8 alone */
+    char *out = (char *)1;
+    size_t olen = 7;
+    struct anpi_errors errs = { 0 };
+    assert_int_equal(anpi_people_csv_decode(bom, strlen(bom), &out, &olen, &enc, &errs), 0);
+    assert_null(out);
+    assert_int_equal(olen, 0);
+    assert_string_equal(enc, "UTF-8");
+
+    /* a UTF-8 file with one broken byte is not "converted" into mojibake:
+     * the parser names the broken line */
+    const char *broken = HEADER "T001,試験 太郎,しけん たろう,taro@example.jp,13,\n"
+                                "T002,試験 花子,しけん はなこ,hanako@example.jp,13,\n"
+                                "T003,試\xFF験,,jiro@example.jp,,\n";
+    parse_any(&p, broken, strlen(broken), &enc);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_string_equal(enc, "UTF-8");
+    expect_error(&p, "line 4: invalid UTF-8");
+    done(&p);
+}
+
+static void
+test_garbled(void **state)
+{
+    (void)state;
+    const char *enc = "x";
+    struct parsed p;
+    /* 0xFF and 0x80 start no CP932 character; 0x81 0x20 is a lead byte
+     * followed by a byte that cannot end it */
+    static const char g[] = HEADER "T001,ok,,a@example.jp,,\n"
+                                   "T002,\xFF\xFE,,b@example.jp,,\n"
+                                   "T003,ok,,c@example.jp,,\n"
+                                   "T004,ab\x81\x20,,d@example.jp,,\n";
+    parse_any(&p, g, sizeof(g) - 1, &enc);
+    dump(&p);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_null(enc);
+    assert_int_equal(p.errs.n, 2);
+    expect_error(&p, "line 3: garbled text: neither UTF-8 nor Shift_JIS (byte 0xFF at byte 6 of "
+                     "the line)");
+    expect_error(&p, "line 5: garbled text: neither UTF-8 nor Shift_JIS (byte 0x81 at byte 8 of "
+                     "the line)");
+    assert_null(p.out.rows);
+    done(&p);
+
+    /* a lead byte cut off by the end of the file */
+    static const char cut[] = HEADER "T001,\x8E\x8E,,a@example.jp,,\x8E";
+    parse_any(&p, cut, sizeof(cut) - 1, &enc);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    expect_error(&p, "line 2: garbled text: neither UTF-8 nor Shift_JIS (byte 0x8E at byte 24 of "
+                     "the line)");
+    done(&p);
+
+    /* decode() alone: no output on error */
+    char *out = (char *)1;
+    size_t olen = 7;
+    struct anpi_errors errs = { 0 };
+    assert_int_equal(anpi_people_csv_decode(g, sizeof(g) - 1, &out, &olen, &enc, &errs),
+                     ANPI_EPARSE);
+    assert_null(out);
+    assert_int_equal(errs.n, 2);
+    anpi_errors_free(&errs);
+}
+
 int
 main(void)
 {
@@ -381,6 +507,9 @@ main(void)
         cmocka_unit_test(test_many_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_shift_jis),
+        cmocka_unit_test(test_utf8_kept),
+        cmocka_unit_test(test_garbled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,358 @@
+"""Manual broadcasts through the admin API: compose to people, groups (with
+and without subgroups) and regions; answers through the reply page; resend
+to the unanswered only; the send history with drills kept apart; the tally
+per group; the time-to-answer curve; messages written back to a person.
+
+Real PostgreSQL 15, Postfix's smtp-sink and anpid as built.  Synthetic
+directory only (試験 names, example.jp).  Prints TAP."""
+
+import os
+import re
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SRC = os.environ.get("ANPI_SOURCE_ROOT") or os.path.join(os.path.dirname(__file__), "..", "..")
+BUILD = os.environ.get("ANPI_BUILD_ROOT") or os.path.join(SRC, "build")
+
+# A three-level tree (本省 > 本省/総務課 > 本省/総務課/庶務係) plus 地方/東北 and a
+# person in no group.  B5 has two addresses; B7 has a second one too.
+PEOPLE_CSV = """id,name,kana,emails,regions,groups
+B1,試験 本省,しけん ほんしょう,b1@example.jp,13,本省
+B2,試験 総務,しけん そうむ,b2@example.jp,13,本省/総務課
+B3,試験 庶務,しけん しょむ,b3@example.jp,14,本省/総務課/庶務係
+B4,試験 総務二,しけん そうむに,b4@example.jp,27,本省/総務課
+B5,試験 東北,しけん とうほく,b5@example.jp;b5.m@example.jp,04,地方/東北
+B6,試験 無所属,しけん むしょぞく,b6@example.jp,47,
+B7,試験 兼務,しけん けんむ,b7@example.jp;b7.m@example.jp,04,本省/総務課/庶務係;地方/東北
+"""
+ADDR = {}
+for _line in PEOPLE_CSV.strip().splitlines()[1:]:
+    _f = _line.split(",")
+    ADDR[_f[0]] = _f[3].split(";")
+
+QUESTIONS = [
+    {"id": "safety", "text": "ご自身の状況", "choices": ["無事", "軽傷", "重傷"]},
+    {"id": "attend", "text": "出勤できますか", "choices": ["出勤可能", "出勤不可"]},
+]
+
+results = []
+
+
+def check(cond, what, detail=""):
+    results.append((bool(cond), what, detail))
+    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
+    if not cond and detail:
+        for line in str(detail).splitlines()[:30]:
+            print("#   " + line, flush=True)
+    return cond
+
+
+def http(url, data=None):
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if data is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def settle(anpid, sink, timeout=20):
+    def quiet():
+        before = len(sink.files())
+        time.sleep(0.7)
+        status, h = anpid.api.get("/healthz")
+        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
+    harness.wait_for(quiet, timeout, what="deliveries to settle")
+
+
+def mails(sink, marker, start=0):
+    """[(recipient, subject, text)] of the mails whose subject contains marker."""
+    out = []
+    for rcpts, msg in sink.messages()[start:]:
+        subject = str(msg["subject"])
+        if marker not in subject:
+            continue
+        body = msg.get_body(preferencelist=("plain",))
+        text = body.get_content() if body else ""
+        for r in rcpts:
+            out.append((r, subject, text))
+    return out
+
+
+def reply_link(sink, marker, address):
+    for r, _s, text in mails(sink, marker):
+        if r == address:
+            m = re.search(r"(https?://[0-9.:]+/r/[A-Za-z0-9_-]+)", text)
+            if m:
+                return m.group(1).replace("https://", "http://", 1)
+    return None
+
+
+def compose(api, subject, audience, body="{{person.name}} さん\n安否を回答してください。", **extra):
+    doc = {"subject": subject, "body": body, "questions": QUESTIONS, "audience": audience, "by": "試験 管理者"}
+    doc.update(extra)
+    return api.post("/api/v1/broadcasts", body=doc)
+
+
+def recipients_of(pg, bid):
+    out = pg.psql("SELECT person_id FROM recipients WHERE broadcast_id = %d ORDER BY person_id" % bid)
+    return out.split("\n") if out else []
+
+
+def run(tmp):
+    with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
+        cfg = harness.base_config(pg, sink)
+        cfg["log"] = {"level": "info"}
+        anpid = harness.Anpid(BUILD, cfg, os.path.join(tmp, "a"))
+        api = anpid.api
+        s, j = api.post("/api/v1/people/import", body=PEOPLE_CSV.encode(), content_type="text/csv")
+        check(s == 200 and j.get("rows") == 7, "the synthetic directory is imported", (s, j))
+        gid = dict(line.split("|")[::-1] for line in pg.psql("SELECT id, path FROM groups").split("\n"))
+        check({"本省", "本省/総務課", "本省/総務課/庶務係", "地方", "地方/東北"} <= set(gid),
+              "the group tree exists", gid)
+
+        # --- compose: recipients exactly -------------------------------------
+        s, j = compose(api, "試験A 安否確認", {"groups": [int(gid["本省"])], "subgroups": True})
+        check(s == 201 and j.get("id") and j.get("recipients") == 5,
+              "compose to 本省 with subgroups: 201 and an id", (s, j))
+        bid_a = j.get("id")
+        check(recipients_of(pg, bid_a) == ["B1", "B2", "B3", "B4", "B7"],
+              "…its recipients are 本省 and every group under it", recipients_of(pg, bid_a))
+        s, j = compose(api, "試験B 直属のみ", {"groups": [int(gid["本省/総務課"])], "subgroups": False})
+        bid_b = j.get("id")
+        check(s == 201 and recipients_of(pg, bid_b) == ["B2", "B4"],
+              "subgroups false: only the direct members of 本省/総務課", (s, j, recipients_of(pg, bid_b) if bid_b else None))
+        s, j = compose(api, "試験C 個人と地域", {"people": ["B6"], "regions": ["04"], "groups": []})
+        bid_c = j.get("id")
+        check(s == 201 and recipients_of(pg, bid_c) == ["B5", "B6", "B7"],
+              "people plus a region: the person and everyone in 宮城県", (s, j))
+        s, j = compose(api, "試験D 混合", {"people": ["B1"], "groups": [str(gid["地方"])], "regions": [27]},
+                       body="本文のみ")
+        bid_d = j.get("id")
+        check(s == 201 and recipients_of(pg, bid_d) == ["B1", "B4", "B5", "B7"],
+              "people, a group given as a string id and a region: the union, each once", (s, j))
+
+        settle(anpid, sink)
+        got = sorted(r for r, _s, _t in mails(sink, "試験A"))
+        want = sorted(a for p in ("B1", "B2", "B3", "B4", "B7") for a in ADDR[p])
+        check(got == want, "one mail per address of every recipient of A", "want %s\ngot %s" % (want, got))
+        ta = [t for r, _s, t in mails(sink, "試験A") if r == "b1@example.jp"]
+        check(ta and "試験 本省 さん" in ta[0] and "/r/" in ta[0], "the body is rendered per person with the link",
+              ta[:1])
+        td = [t for r, _s, t in mails(sink, "試験D") if r == "b1@example.jp"]
+        check(td and "本文のみ" in td[0] and re.search(r"/r/[A-Za-z0-9_-]+", td[0]),
+              "a body without {{reply_url}} gets the reply link appended", td[:1])
+
+        # --- answers through the reply page ----------------------------------
+        link_b1 = reply_link(sink, "試験A", "b1@example.jp")
+        link_b2 = reply_link(sink, "試験A", "b2@example.jp")
+        s, page = http(link_b1)
+        check(s == 200 and "試験A 安否確認" in page and 'name="safety"' in page,
+              "the reply page of a manual broadcast shows its subject and questions", (s, page[:300]))
+        s1, _ = http(link_b1, urllib.parse.urlencode({"safety": "無事", "attend": "出勤可能"}).encode())
+        s2, _ = http(link_b2, urllib.parse.urlencode({"safety": "軽傷", "attend": "出勤不可"}).encode())
+        s, b = api.get("/api/v1/broadcasts/%d" % bid_a)
+        check(s1 == 200 and s2 == 200 and b["answered"] == 2 and b["unanswered"] == 3
+              and b["answers"]["safety"] == {"無事": 1, "軽傷": 1, "重傷": 0},
+              "answers through the page change the tally", b)
+        check(all(k in b for k in ("id", "kind", "incident_id", "drill", "created_at", "expires_at", "rounds_sent",
+                                   "recipients", "deliveries", "answered", "unanswered", "questions", "answers",
+                                   "curve")) and b["kind"] == "safety" and b["created_by"] == "api:試験 管理者",
+              "GET /broadcasts/{id} keeps every field and adds created_by and the curve", b)
+
+        # --- resend: only the unanswered -------------------------------------
+        before = len(sink.messages())
+        s, j = api.post("/api/v1/broadcasts/%d/resend" % bid_a, body={"by": "試験 管理者"})
+        want = sorted(a for p in ("B3", "B4", "B7") for a in ADDR[p])
+        check(s == 202 and j.get("round") == 1 and j.get("recipients") == 3 and j.get("deliveries") == len(want),
+              "resend: a new round to the 3 unanswered", (s, j))
+        settle(anpid, sink)
+        got = sorted(r for r, _s, _t in mails(sink, "試験A", before))
+        check(got == want, "the resend reached the unanswered only", "want %s\ngot %s" % (want, got))
+        check(all("【再送】" in subj for _r, subj, _t in mails(sink, "試験A", before)),
+              "resent mail says 【再送】 in the subject", [x[1] for x in mails(sink, "試験A", before)][:3])
+        link_b3 = reply_link(sink, "試験A", "b3@example.jp")
+        http(link_b3, urllib.parse.urlencode({"safety": "無事"}).encode())
+        before = len(sink.messages())
+        s, j = api.post("/api/v1/broadcasts/%d/resend" % bid_a)
+        want = sorted(a for p in ("B4", "B7") for a in ADDR[p])
+        settle(anpid, sink)
+        got = sorted(r for r, _s, _t in mails(sink, "試験A", before))
+        check(s == 202 and j.get("round") == 2 and got == want,
+              "a second resend by hand: round 2, again only the unanswered", (s, j, got))
+        for p in ("B4", "B7"):
+            http(reply_link(sink, "試験A", ADDR[p][0]), urllib.parse.urlencode({"safety": "重傷"}).encode())
+        s, j = api.post("/api/v1/broadcasts/%d/resend" % bid_a)
+        check(s == 409 and "answered" in j.get("error", ""), "resend when everybody answered: 409", (s, j))
+        s, j = api.post("/api/v1/broadcasts/999999/resend")
+        check(s == 404, "resend of an unknown broadcast: 404", (s, j))
+
+        # --- per-group tally ------------------------------------------------
+        # B answered: B1 無事, B2 軽傷, B3 無事, B4 重傷, B7 重傷 (all of A).  Use C
+        # (B5, B6, B7) with two answers to see unanswered and the no-group row.
+        link_b5 = reply_link(sink, "試験C", "b5@example.jp")
+        link_b6 = reply_link(sink, "試験C", "b6@example.jp")
+        http(link_b5, urllib.parse.urlencode({"safety": "軽傷", "attend": "出勤可能"}).encode())
+        http(link_b6, urllib.parse.urlencode({"safety": "無事"}).encode())
+        s, j = api.get("/api/v1/broadcasts/%d/groups" % bid_c)
+        rows = {g["path"]: g for g in j.get("groups", [])} if s == 200 else {}
+        tohoku, chihou, nogroup = rows.get("地方/東北"), rows.get("地方"), rows.get(None)
+        check(s == 200 and tohoku and tohoku["recipients"] == 2 and tohoku["answered"] == 1
+              and tohoku["unanswered"] == 1 and tohoku["answers"]["safety"] == {"無事": 0, "軽傷": 1, "重傷": 0},
+              "tally per group: 地方/東北 has B5 (answered) and B7 (not)", j)
+        check(chihou and chihou["recipients"] == 2 and chihou["direct"]["recipients"] == 0,
+              "a parent group counts its subgroups; direct counts only its own members", chihou)
+        check(nogroup and nogroup["recipients"] == 1 and nogroup["answers"]["safety"]["無事"] == 1,
+              "people in no group are one more row", nogroup)
+        shomu = rows.get("本省/総務課/庶務係")
+        check(shomu and shomu["recipients"] == 1 and shomu["answered"] == 0, "B7 counts in 庶務係 too", shomu)
+        s, j = api.get("/api/v1/broadcasts/%d/groups" % bid_a)
+        rows = {g["path"]: g for g in j.get("groups", [])} if s == 200 else {}
+        honsho = rows.get("本省")
+        check(honsho and honsho["recipients"] == 5 and honsho["answered"] == 5
+              and honsho["answers"]["safety"] == {"無事": 2, "軽傷": 1, "重傷": 2}
+              and honsho["direct"] == {"recipients": 1, "answered": 1},
+              "本省's tally covers its whole subtree", honsho)
+        s, j = api.get("/api/v1/broadcasts/999999/groups")
+        check(s == 404, "tally of an unknown broadcast: 404", (s, j))
+
+        # --- the curve, with answers at known times --------------------------
+        # D: B1, B4, B5, B7.  sent at T; B1 after 2 min, B4 after 6 min 40 s,
+        # B5 after 33 min 20 s, B7 never.
+        for p in ("B1", "B4", "B5"):
+            http(reply_link(sink, "試験D", ADDR[p][0]), urllib.parse.urlencode({"safety": "無事"}).encode())
+        pg.psql("UPDATE deliveries SET sent_at = '2024-06-01 09:00:00+09' WHERE broadcast_id = %d" % bid_d)
+        for p, secs in (("B1", 120), ("B4", 400), ("B5", 2000)):
+            pg.psql("UPDATE responses rs SET created_at = '2024-06-01 09:00:00+09'::timestamptz + interval '%d s'"
+                    " FROM recipients r WHERE r.id = rs.recipient_id AND r.broadcast_id = %d AND r.person_id = '%s'"
+                    % (secs, bid_d, p))
+        # B5's second address got its mail a minute later: the first one counts
+        pg.psql("UPDATE deliveries SET sent_at = sent_at + interval '60 s' WHERE broadcast_id = %d"
+                " AND address = 'b5.m@example.jp'" % bid_d)
+        s, b = api.get("/api/v1/broadcasts/%d" % bid_d)
+        curve = b.get("curve", {})
+        check(s == 200 and curve.get("median_s") == 400
+              and curve.get("answered_after") == {"5m": 0.25, "10m": 0.5, "30m": 0.5, "60m": 0.75},
+              "the curve: median 400 s; 25 % by 5 min, 50 % by 10 and 30, 75 % by 60", curve)
+        s, b = api.get("/api/v1/broadcasts/%d" % bid_b)
+        check(s == 200 and b["curve"]["median_s"] is None and b["curve"]["answered_after"]["60m"] == 0,
+              "no answers: no median, zero shares", b.get("curve"))
+
+        # --- history and drills kept apart -----------------------------------
+        s, j = compose(api, "試験E 訓練", {"people": ["B1", "B2"]}, drill=True)
+        bid_e = j.get("id")
+        check(s == 201, "a drill broadcast is composed", (s, j))
+        settle(anpid, sink)
+        te = mails(sink, "試験E")
+        check(te and all("【訓練】" in subj for _r, subj, _t in te), "drill mail says 【訓練】", [x[1] for x in te])
+        http(reply_link(sink, "試験E", "b1@example.jp"), urllib.parse.urlencode({"safety": "無事"}).encode())
+        s, h = api.get("/api/v1/broadcasts?drill=1")
+        ids = [x["id"] for x in h.get("broadcasts", [])]
+        check(s == 200 and ids == [bid_e], "history ?drill=1 lists the drill only", (s, ids))
+        e = h["broadcasts"][0] if ids else {}
+        check(e.get("recipients") == 2 and e.get("answered") == 1 and e.get("answer_rate") == 0.5
+              and e.get("created_by") == "api:試験 管理者" and e.get("deliveries", {}).get("sent") == 2
+              and e.get("created_at"), "a history row: who, when, audience, deliveries, answer rate", e)
+        s, h = api.get("/api/v1/broadcasts?drill=0")
+        ids = [x["id"] for x in h.get("broadcasts", [])]
+        check(s == 200 and bid_e not in ids and {bid_a, bid_b, bid_c, bid_d} <= set(ids)
+              and ids == sorted(ids, reverse=True), "history ?drill=0 lists the real ones, newest first", ids)
+        tot = h.get("totals", {})
+        # real safety: A 5/5, B 0/2, C 2/3, D 3/4 -> 10/14; drill 1/2
+        check(tot.get("real", {}).get("answer_rate") == round(10 / 14, 4)
+              and tot.get("drill", {}).get("answer_rate") == 0.5 and tot["drill"]["broadcasts"] == 1,
+              "totals keep drills apart from real broadcasts", tot)
+        s, h = api.get("/api/v1/broadcasts?limit=2")
+        check(s == 200 and len(h["broadcasts"]) == 2, "history honours limit", len(h.get("broadcasts", [])))
+
+        # --- write-back ------------------------------------------------------
+        before = len(sink.messages())
+        s, j = api.post("/api/v1/broadcasts/%d/people/B2/message" % bid_a,
+                        body={"text": "自宅待機してください。\n<b>連絡</b>は {{不要}} です。", "by": "試験 総務課長"})
+        check(s == 201 and j.get("notice_id") and j.get("deliveries") == 1, "write-back stored and queued", (s, j))
+        settle(anpid, sink)
+        wb = [(r, subj, t) for r, subj, t in mails(sink, "担当者からのメッセージ", before)]
+        check(len(wb) == 1 and wb[0][0] == "b2@example.jp" and "自宅待機してください。" in wb[0][2]
+              and "{{不要}}" in wb[0][2] and re.search(r"/r/[A-Za-z0-9_-]+", wb[0][2]),
+              "the write-back is mailed to the person, text as typed, with the reply link", wb)
+        s, page = http(link_b2)
+        check(s == 200 and "担当者からのメッセージ" in page and "自宅待機してください。" in page
+              and "&lt;b&gt;連絡&lt;/b&gt;" in page and "<b>連絡" not in page,
+              "the write-back shows on the person's reply page, escaped", page[-600:])
+        s, page = http(link_b1)
+        check(s == 200 and "自宅待機" not in page, "…and only on that person's page")
+        s, j = api.post("/api/v1/broadcasts/%d/people/B6/message" % bid_a, body={"text": "x"})
+        check(s == 404, "write-back to someone who was not asked: 404", (s, j))
+        s, j = api.post("/api/v1/broadcasts/%d/people/B2/message" % bid_a, body={"text": ""})
+        check(s == 400 and "text" in j.get("error", ""), "an empty write-back: 400", (s, j))
+
+        # --- bad input -------------------------------------------------------
+        base = {"subject": "試験", "body": "本文", "questions": QUESTIONS, "audience": {"people": ["B1"]}}
+
+        def bad(change, needle, what):
+            doc = dict(base)
+            doc.update(change)
+            n = pg.psql("SELECT count(*) FROM broadcasts")
+            s, j = api.post("/api/v1/broadcasts", body=doc)
+            err = j.get("error", "") if isinstance(j, dict) else str(j)
+            check(s == 400 and needle in err and pg.psql("SELECT count(*) FROM broadcasts") == n,
+                  "400 and nothing created: " + what, (s, j))
+
+        bad({"subject": ""}, "subject", "empty subject")
+        bad({"subject": "a\r\nBcc: x@example.jp"}, "subject", "a subject with a line break")
+        bad({"subject": "あ" * 200}, "subject", "an overlong subject")
+        bad({"body": ""}, "body", "empty body")
+        bad({"body": "x" * 20000}, "body", "an overlong body")
+        bad({"body": "{{event.title}}"}, "body", "a body with a variable other than person.name and reply_url")
+        bad({"questions": []}, "questions", "no questions")
+        bad({"questions": QUESTIONS * 6}, "questions", "eleven questions")
+        bad({"questions": [{"id": "Safety!", "text": "q", "choices": ["a", "b"]}]}, "questions[0].id",
+            "a question id outside [a-z0-9_]")
+        bad({"questions": [{"id": "q", "text": "q", "choices": ["a"]}]}, "questions[0].choices", "one choice")
+        bad({"questions": [{"id": "q", "text": "q", "choices": [str(i) for i in range(11)]}]},
+            "questions[0].choices", "eleven choices")
+        bad({"questions": [QUESTIONS[0], QUESTIONS[0]]}, "used twice", "a duplicate question id")
+        bad({"audience": {}}, "audience is empty", "an empty audience")
+        bad({"audience": {"regions": ["48"]}}, "regions[0]", "prefecture code 48")
+        bad({"audience": {"people": ["ZZ9"]}}, "ZZ9", "an unknown person")
+        bad({"audience": {"groups": [999999]}}, "999999", "an unknown group")
+        bad({"audience": {"regions": ["01"]}}, "nobody", "an audience that matches nobody")
+        bad({"audience": {"team": ["x"]}}, "team", "an unknown audience key")
+        bad({"drill": "yes"}, "drill", "drill not a boolean")
+        s, j = api.post("/api/v1/broadcasts", body=b"{not json", content_type="application/json")
+        check(s == 400 and "JSON" in j.get("error", ""), "malformed JSON: 400", (s, j))
+        s, j = api.get("/api/v1/broadcasts?drill=maybe")
+        check(s == 400, "history with a bad drill filter: 400", (s, j))
+        s, j = harness.Api(anpid.admin_url, "wrong-token-0123456789").post("/api/v1/broadcasts", body=base)
+        check(s == 401, "a wrong token gets 401", s)
+        n = pg.psql("SELECT count(*) FROM audit_log WHERE action IN ('broadcast.manual', 'broadcast.resend',"
+                    " 'broadcast.write_back')")
+        check(int(n) == 5 + 2 + 1, "compose, resend and write-back are audited", n)
+
+        rc = anpid.stop()
+        check(rc == 0, "anpid stops cleanly", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
+
+
+def main():
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="anpi-bcast-") as tmp:
+        try:
+            run(tmp)
+        except Exception:
+            check(False, "the test ran to the end", traceback.format_exc())
+    print("1..%d" % len(results))
+    return 0 if all(ok for ok, _w, _d in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
