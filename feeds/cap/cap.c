@@ -62,13 +62,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libxml/SAX2.h>
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
 #include "engine/anpi.h"
 #include "feeds/jma/iso8601.h"
+#include "feeds/xmlsafe.h"
 
 #define NS ANPI_CAP_NS
 
@@ -546,22 +544,6 @@ out:
     return rc;
 }
 
-struct parse_state {
-    int doctype;
-};
-
-static void
-on_doctype(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
-{
-    (void)name;
-    (void)eid;
-    (void)sid;
-    xmlParserCtxtPtr ctxt = ctx;
-    struct parse_state *st = ctxt->_private;
-    st->doctype = 1;
-    xmlStopParser(ctxt);
-}
-
 static int
 parse_alert(const xmlNode *alert, struct anpi_event_list *got, char *err, size_t errlen)
 {
@@ -609,47 +591,13 @@ anpi_cap_parse(const char *doc, size_t len, struct anpi_event_list *out, char *e
                size_t errlen)
 {
     set_err(err, errlen, "%s", "");
-    if (!doc) {
-        set_err(err, errlen, "no document");
-        return ANPI_EPARSE;
-    }
-    if (len > ANPI_CAP_MAX_DOC) {
-        set_err(err, errlen, "document is %zu bytes, over the %u byte limit", len,
-                ANPI_CAP_MAX_DOC);
-        return ANPI_ETOOBIG;
-    }
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
-        set_err(err, errlen, "out of memory creating the XML parser");
-        return ANPI_ENOMEM;
-    }
-    struct parse_state st = { 0 };
-    ctxt->_private = &st;
-    ctxt->sax->internalSubset = on_doctype;
-    ctxt->sax->externalSubset = on_doctype;
-    xmlDocPtr xdoc = xmlCtxtReadMemory(ctxt, doc, (int)len, "cap.xml", NULL,
-                                       XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                       XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-    int rc = ANPI_EPARSE;
+    xmlDocPtr xdoc;
+    int rc = anpi_xmlsafe_load(doc, len, ANPI_CAP_MAX_DOC, "cap.xml", " in a CAP alert", &xdoc,
+                               err, errlen);
+    if (rc != ANPI_OK)
+        return rc;
+    rc = ANPI_EPARSE;
     struct anpi_event_list got = { 0 };
-    if (st.doctype) {
-        set_err(err, errlen, "DOCTYPE at line %d: not allowed in a CAP alert",
-                xmlSAX2GetLineNumber(ctxt));
-        goto out;
-    }
-    if (!xdoc || !ctxt->wellFormed) {
-        const xmlError *e = xmlCtxtGetLastError(ctxt);
-        if (e && e->message) {
-            size_t n = strlen(e->message);
-            while (n && is_space(e->message[n - 1]))
-                n--;
-            set_err(err, errlen, "not well-formed XML at line %d: %.*s", e->line, (int)n,
-                    e->message);
-        } else {
-            set_err(err, errlen, "not well-formed XML");
-        }
-        goto out;
-    }
     const xmlNode *root = xmlDocGetRootElement(xdoc);
     if (!root || strcmp((const char *)root->name, "alert") != 0) {
         set_err(err, errlen, "root element is <%.40s>, not a CAP <alert>",
@@ -670,8 +618,6 @@ out:
     } else {
         anpi_event_list_free(&got);
     }
-    if (xdoc)
-        xmlFreeDoc(xdoc);
-    xmlFreeParserCtxt(ctxt);
+    xmlFreeDoc(xdoc);
     return rc;
 }

@@ -48,10 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/SAX2.h>
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
 #include "engine/anpi.h"
 #include "feeds/jma/iso8601.h"
@@ -59,6 +56,7 @@
 #include "feeds/jma/jma_tsunami.h"
 #include "feeds/jma/jma_weather.h"
 #include "feeds/jma/jmx_dom.h"
+#include "feeds/xmlsafe.h"
 
 #define NS_JMX  ANPI_NS_JMX
 #define NS_IB   ANPI_NS_IB
@@ -403,24 +401,6 @@ read_texts(struct anpi_event *ev, const xmlNode *body, const char *ns)
 
 /* ---- the document ----------------------------------------------------- */
 
-struct parse_state {
-    int doctype;
-};
-
-/* SAX hook: a DOCTYPE is never legitimate in a JMA telegram; stop before
- * its internal subset (and any entity declaration) is read. */
-static void
-on_doctype(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
-{
-    (void)name;
-    (void)eid;
-    (void)sid;
-    xmlParserCtxtPtr ctxt = ctx;
-    struct parse_state *st = ctxt->_private;
-    st->doctype = 1;
-    xmlStopParser(ctxt);
-}
-
 /* Element `name` under parent, required in namespace ns.  Tells apart
  * "missing" from "present in the wrong namespace". */
 static xmlNode *
@@ -600,47 +580,14 @@ anpi_jma_parse(const char *xml, size_t len, struct anpi_event **out, char *err, 
 {
     *out = NULL;
     set_err(err, errlen, "%s", "");
-    if (!xml) {
-        set_err(err, errlen, "no document");
-        return ANPI_EPARSE;
-    }
-    if (len > ANPI_JMA_MAX_DOC) {
-        set_err(err, errlen, "document is %zu bytes, over the %u byte limit", len,
-                ANPI_JMA_MAX_DOC);
-        return ANPI_ETOOBIG;
-    }
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
-        set_err(err, errlen, "out of memory creating the XML parser");
-        return ANPI_ENOMEM;
-    }
-    struct parse_state st = { 0 };
-    ctxt->_private = &st;
-    ctxt->sax->internalSubset = on_doctype;
-    ctxt->sax->externalSubset = on_doctype;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "jma.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                      XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-    int rc = ANPI_EPARSE;
+    /* The document is hostile: feeds/xmlsafe.c caps it and refuses DOCTYPE. */
+    xmlDocPtr doc;
+    int rc = anpi_xmlsafe_load(xml, len, ANPI_JMA_MAX_DOC, "jma.xml", " in a JMA telegram", &doc,
+                               err, errlen);
+    if (rc != ANPI_OK)
+        return rc;
+    rc = ANPI_EPARSE;
     struct anpi_event *ev = NULL;
-    if (st.doctype) {
-        set_err(err, errlen, "DOCTYPE at line %d: not allowed in a JMA telegram",
-                xmlSAX2GetLineNumber(ctxt));
-        goto out;
-    }
-    if (!doc || !ctxt->wellFormed) {
-        const xmlError *e = xmlCtxtGetLastError(ctxt);
-        if (e && e->message) {
-            size_t n = strlen(e->message);
-            while (n && is_space(e->message[n - 1]))
-                n--;
-            set_err(err, errlen, "not well-formed XML at line %d: %.*s", e->line, (int)n,
-                    e->message);
-        } else {
-            set_err(err, errlen, "not well-formed XML");
-        }
-        goto out;
-    }
     const xmlNode *root = xmlDocGetRootElement(doc);
     if (!root || strcmp((const char *)root->name, "Report") != 0) {
         set_err(err, errlen, "root element is <%.40s>, not a JMA <Report>",
@@ -661,8 +608,6 @@ anpi_jma_parse(const char *xml, size_t len, struct anpi_event **out, char *err, 
     }
 out:
     anpi_event_free(ev);
-    if (doc)
-        xmlFreeDoc(doc);
-    xmlFreeParserCtxt(ctxt);
+    xmlFreeDoc(doc);
     return rc;
 }

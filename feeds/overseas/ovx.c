@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/SAX2.h>
-#include <libxml/parser.h>
-#include <libxml/xmlerror.h>
+#include <libxml/tree.h>
+
+#include "feeds/xmlsafe.h"
 
 void
 anpi_ovx_err(char *err, size_t errlen, const char *fmt, ...)
@@ -39,22 +39,6 @@ anpi_ovx_skip_head(const char *doc, size_t len)
     return i;
 }
 
-struct read_state {
-    int doctype;
-};
-
-static void
-on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext_id, const xmlChar *sys_id)
-{
-    (void)name;
-    (void)ext_id;
-    (void)sys_id;
-    xmlParserCtxtPtr ctxt = ctx;
-    struct read_state *st = ctxt->_private;
-    st->doctype = 1;
-    xmlStopParser(ctxt);
-}
-
 int
 anpi_ovx_read(const char *doc, size_t len, size_t max, const char *what, xmlDocPtr *out,
               char *err, size_t errlen)
@@ -72,44 +56,19 @@ anpi_ovx_read(const char *doc, size_t len, size_t max, const char *what, xmlDocP
     /* The BOM is skipped here rather than left to libxml2 so that a BOM
      * followed by blanks and then the declaration is accepted too. */
     size_t skip = anpi_ovx_skip_head(doc, len);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
-        anpi_ovx_err(err, errlen, "out of memory creating the XML parser");
-        return ANPI_ENOMEM;
-    }
-    struct read_state st = { 0 };
-    ctxt->_private = &st;
-    ctxt->sax->internalSubset = on_doctype;
-    ctxt->sax->externalSubset = on_doctype;
-    xmlDocPtr d = xmlCtxtReadMemory(ctxt, doc + skip, (int)(len - skip), what, NULL,
-                                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                        XML_PARSE_NOCDATA);
-    int rc = ANPI_EPARSE;
-    if (st.doctype) {
-        anpi_ovx_err(err, errlen, "%s: DOCTYPE at line %d: not allowed", what,
-                     xmlSAX2GetLineNumber(ctxt));
-    } else if (!d || !ctxt->wellFormed) {
-        const xmlError *e = xmlCtxtGetLastError(ctxt);
-        if (e && e->message) {
-            size_t n = strlen(e->message);
-            while (n && blank(e->message[n - 1]))
-                n--;
-            anpi_ovx_err(err, errlen, "%s: not well-formed XML at line %d: %.*s", what, e->line,
-                         (int)n, e->message);
-        } else {
-            anpi_ovx_err(err, errlen, "%s: not well-formed XML", what);
-        }
-    } else if (!xmlDocGetRootElement(d)) {
+    char *prefix = anpi_xasprintf("%s: ", what);
+    xmlDocPtr d;
+    int rc = anpi_xmlsafe_parse(doc + skip, len - skip, what, prefix, "", &d, err, errlen);
+    free(prefix);
+    if (rc != ANPI_OK)
+        return rc;
+    if (!xmlDocGetRootElement(d)) {
         anpi_ovx_err(err, errlen, "%s: document has no root element", what);
-    } else {
-        *out = d;
-        d = NULL;
-        rc = ANPI_OK;
-    }
-    if (d)
         xmlFreeDoc(d);
-    xmlFreeParserCtxt(ctxt);
-    return rc;
+        return ANPI_EPARSE;
+    }
+    *out = d;
+    return ANPI_OK;
 }
 
 int

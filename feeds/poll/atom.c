@@ -13,12 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
 #include "engine/anpi.h"
 #include "engine/log.h"
+#include "feeds/xmlsafe.h"
 
 #define ATOM_NS "http://www.w3.org/2005/Atom"
 
@@ -204,21 +204,6 @@ read_entry(const xmlNode *en, struct anpi_atom_entry *e)
     return 0;
 }
 
-struct parse_state {
-    int saw_dtd;
-};
-
-static void
-on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
-{
-    (void)name;
-    (void)eid;
-    (void)sid;
-    xmlParserCtxtPtr ctxt = ctx;
-    ((struct parse_state *)ctxt->_private)->saw_dtd = 1;
-    xmlStopParser(ctxt);
-}
-
 int
 anpi_atom_parse(const char *xml, size_t len, struct anpi_atom_feed *out, char *err, size_t errlen)
 {
@@ -234,33 +219,26 @@ anpi_atom_parse(const char *xml, size_t len, struct anpi_atom_feed *out, char *e
         return ANPI_EPARSE;
     }
     xmlInitParser();
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
+    /* The feed is hostile: feeds/xmlsafe.c refuses DOCTYPE and the network. */
+    xmlDocPtr doc;
+    struct anpi_xmlsafe_fail fail;
+    int rc = anpi_xmlsafe_read(xml, len, NULL, &doc, &fail);
+    if (rc == ANPI_ENOMEM) {
         snprintf(err, errlen, "out of memory");
         return ANPI_ENOMEM;
     }
-    struct parse_state st = { 0 };
-    ctxt->_private = &st;
-    ctxt->sax->internalSubset = on_internal_subset;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                      XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-    int rc = ANPI_OK;
-    if (st.saw_dtd) {
-        snprintf(err, errlen, "line %d: DOCTYPE not allowed in a feed", xmlSAX2GetLineNumber(ctxt));
-        rc = ANPI_EPARSE;
-    } else if (!doc) {
-        xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
-        if (e && e->message) {
-            size_t n = strlen(e->message);
-            while (n > 0 && (e->message[n - 1] == '\n' || e->message[n - 1] == ' '))
-                n--;
-            snprintf(err, errlen, "line %d: not well-formed XML: %.*s", e->line, (int)n, e->message);
-        } else {
-            snprintf(err, errlen, "not well-formed XML");
-        }
-        rc = ANPI_EPARSE;
+    if (rc != ANPI_OK && fail.doctype) {
+        snprintf(err, errlen, "line %d: DOCTYPE not allowed in a feed", fail.line);
+    } else if (rc != ANPI_OK && fail.message) {
+        size_t n = strlen(fail.message);
+        while (n > 0 && (fail.message[n - 1] == '\n' || fail.message[n - 1] == ' '))
+            n--;
+        snprintf(err, errlen, "line %d: not well-formed XML: %.*s", fail.line, (int)n,
+                 fail.message);
+    } else if (rc != ANPI_OK) {
+        snprintf(err, errlen, "not well-formed XML");
     }
+    anpi_xmlsafe_fail_free(&fail);
     xmlNodePtr root = doc && rc == ANPI_OK ? xmlDocGetRootElement(doc) : NULL;
     if (rc == ANPI_OK && (!root || !is_atom(root, "feed"))) {
         snprintf(err, errlen, "line %d: not an Atom feed: root element is <%s>",
@@ -292,7 +270,6 @@ anpi_atom_parse(const char *xml, size_t len, struct anpi_atom_feed *out, char *e
     }
     if (doc)
         xmlFreeDoc(doc);
-    xmlFreeParserCtxt(ctxt);
     if (rc != ANPI_OK)
         anpi_atom_free(out);
     return rc;
