@@ -429,134 +429,127 @@ h_approval_post(struct anpi_http_req *req, void *ctx)
     anpi_form_free(&form);
 }
 
-/* ---- address check confirm links ---------------------------------------- */
+/* ---- one-button links: address confirmation, HR unsubscribe ------------- */
 
+/* The delivery id a link of this kind names, or 0. */
 static long long
-confirm_delivery(struct anpi_engine *e, struct anpi_http_req *req)
+link_delivery(struct anpi_engine *e, struct anpi_http_req *req, enum anpi_link_kind want)
 {
     enum anpi_link_kind kind;
     int64_t id;
-    if (anpi_link_parse(e->link_key, anpi_http_param(req, "token"), &kind, &id) != ANPI_OK ||
-        kind != ANPI_LINK_CONFIRM)
+    if (anpi_link_parse(e->link_key, anpi_http_param(req, "token"), &kind, &id) != ANPI_OK || kind != want)
         return 0;
     return (long long)id;
 }
 
-/* GET shows a button (a POST form), so a link scanner does not confirm for
- * the person; the page itself proves nothing more than that mail arrived. */
+/* A page with one button (a POST form back to the same link): a GET never
+ * changes anything, so a link scanner cannot act for the person. */
 static void
-h_confirm_get(struct anpi_http_req *req, void *ctx)
+button_page(struct anpi_http_req *req, const char *prefix, const char *title, const char *text,
+            const char *hidden, const char *button)
 {
-    if (!confirm_delivery(ctx, req)) {
-        bad_link(req);
-        return;
-    }
     struct anpi_buf b;
     anpi_buf_init(&b, 0);
     anpi_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
-                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                      "<title>受信確認</title><style>body{font-family:sans-serif;max-width:40em;margin:auto;"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
+    anpi_buf_put_html(&b, title);
+    anpi_buf_puts(&b, "</title><style>body{font-family:sans-serif;max-width:40em;margin:auto;"
                       "padding:0 12px}button{display:block;width:100%;padding:1em;font-size:1.2em}</style>"
-                      "</head><body><h1>受信確認</h1><p>安否確認システムからのメールを受信できることを確認します。</p>"
-                      "<form method=\"post\" action=\"/c/");
+                      "</head><body><h1>");
+    anpi_buf_put_html(&b, title);
+    anpi_buf_puts(&b, "</h1><p>");
+    anpi_buf_put_html(&b, text);
+    anpi_buf_printf(&b, "</p><form method=\"post\" action=\"%s", prefix);
     anpi_buf_put_html(&b, anpi_http_param(req, "token"));
-    anpi_buf_puts(&b, "\"><button type=\"submit\">確認</button></form></body></html>\n");
+    anpi_buf_puts(&b, "\">");
+    anpi_buf_puts(&b, hidden);
+    anpi_buf_puts(&b, "<button type=\"submit\">");
+    anpi_buf_put_html(&b, button);
+    anpi_buf_puts(&b, "</button></form></body></html>\n");
     anpi_http_respond(req, 200, "text/html; charset=utf-8", b.data, b.len);
     anpi_buf_free(&b);
 }
 
+/* What the database said about a one-button action. */
+struct button_call {
+    struct api_call *c;
+    const char *ok_word;      /* "confirmed", "unsubscribed" in the function's result */
+    const char *title, *done;
+};
+
 static void
-confirmed_cb(void *arg, const PGresult *res, const char *err)
+button_done(void *arg, const PGresult *res, const char *err)
 {
-    struct api_call *c = arg;
+    struct button_call *bc = arg;
+    char want[48];
+    snprintf(want, sizeof(want), "\"%s\"", bc->ok_word);
     if (err)
-        message_page(c->req, 503, "一時的なエラー", "記録できませんでした。もう一度送信してください。");
-    else if (strstr(PQgetvalue(res, 0, 0), "\"confirmed\""))
-        message_page(c->req, 200, "受信確認", "確認しました。ありがとうございました。");
+        message_page(bc->c->req, 503, "一時的なエラー", "記録できませんでした。もう一度送信してください。");
+    else if (strstr(PQgetvalue(res, 0, 0), want))
+        message_page(bc->c->req, 200, bc->title, bc->done);
     else
-        bad_link(c->req);
-    api_call_free(c);
+        bad_link(bc->c->req);
+    api_call_free(bc->c);
+    free(bc);
+}
+
+static void
+button_post(struct anpi_engine *e, struct anpi_http_req *req, enum anpi_link_kind kind, const char *sql,
+            const char *ok_word, const char *title, const char *done)
+{
+    long long id = link_delivery(e, req, kind);
+    if (!id) {
+        bad_link(req);
+        return;
+    }
+    char ids[32];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[1] = { ids };
+    struct button_call *bc = anpi_xcalloc(1, sizeof(*bc));
+    bc->c = api_call_new(e, req);
+    bc->ok_word = ok_word;
+    bc->title = title;
+    bc->done = done;
+    anpi_db_query(e->db, sql, 1, p, button_done, bc);
+}
+
+/* Address check: the address receives mail. */
+static void
+h_confirm_get(struct anpi_http_req *req, void *ctx)
+{
+    if (!link_delivery(ctx, req, ANPI_LINK_CONFIRM)) {
+        bad_link(req);
+        return;
+    }
+    button_page(req, "/c/", "受信確認", "安否確認システムからのメールを受信できることを確認します。", "", "確認");
 }
 
 static void
 h_confirm_post(struct anpi_http_req *req, void *ctx)
 {
-    struct anpi_engine *e = ctx;
-    long long id = confirm_delivery(e, req);
-    if (!id) {
-        bad_link(req);
-        return;
-    }
-    char ids[32];
-    snprintf(ids, sizeof(ids), "%lld", id);
-    const char *p[1] = { ids };
-    anpi_db_query(e->db, "SELECT anpi_confirm_address($1::bigint)::text", 1, p, confirmed_cb,
-                  api_call_new(e, req));
+    button_post(ctx, req, ANPI_LINK_CONFIRM, "SELECT anpi_confirm_address($1::bigint)::text", "confirmed",
+                "受信確認", "確認しました。ありがとうございました。");
 }
 
-/* ---- HR mail one-click unsubscribe (RFC 8058) ----------------------------- */
-
-static long long
-unsubscribe_delivery(struct anpi_engine *e, struct anpi_http_req *req)
-{
-    enum anpi_link_kind kind;
-    int64_t id;
-    if (anpi_link_parse(e->link_key, anpi_http_param(req, "token"), &kind, &id) != ANPI_OK ||
-        kind != ANPI_LINK_UNSUBSCRIBE)
-        return 0;
-    return (long long)id;
-}
-
+/* HR mail one-click unsubscribe (RFC 8058): mail clients POST
+ * "List-Unsubscribe=One-Click" without the page. */
 static void
 h_unsubscribe_get(struct anpi_http_req *req, void *ctx)
 {
-    if (!unsubscribe_delivery(ctx, req)) {
+    if (!link_delivery(ctx, req, ANPI_LINK_UNSUBSCRIBE)) {
         bad_link(req);
         return;
     }
-    struct anpi_buf b;
-    anpi_buf_init(&b, 0);
-    anpi_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
-                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                      "<title>配信停止</title><style>body{font-family:sans-serif;max-width:40em;margin:auto;"
-                      "padding:0 12px}button{display:block;width:100%;padding:1em;font-size:1.2em}</style>"
-                      "</head><body><h1>配信停止</h1><p>この種類のお知らせメールの配信を停止します。"
-                      "安否確認のメールは停止されません。</p><form method=\"post\" action=\"/u/");
-    anpi_buf_put_html(&b, anpi_http_param(req, "token"));
-    anpi_buf_puts(&b, "\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
-                      "<button type=\"submit\">配信を停止する</button></form></body></html>\n");
-    anpi_http_respond(req, 200, "text/html; charset=utf-8", b.data, b.len);
-    anpi_buf_free(&b);
+    button_page(req, "/u/", "配信停止",
+                "この種類のお知らせメールの配信を停止します。安否確認のメールは停止されません。",
+                "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">", "配信を停止する");
 }
 
-static void
-unsubscribed_cb(void *arg, const PGresult *res, const char *err)
-{
-    struct api_call *c = arg;
-    if (err)
-        message_page(c->req, 503, "一時的なエラー", "記録できませんでした。もう一度送信してください。");
-    else if (strstr(PQgetvalue(res, 0, 0), "\"unsubscribed\""))
-        message_page(c->req, 200, "配信停止", "配信を停止しました。");
-    else
-        bad_link(c->req);
-    api_call_free(c);
-}
-
-/* Mail clients POST "List-Unsubscribe=One-Click" here without a page. */
 static void
 h_unsubscribe_post(struct anpi_http_req *req, void *ctx)
 {
-    struct anpi_engine *e = ctx;
-    long long id = unsubscribe_delivery(e, req);
-    if (!id) {
-        bad_link(req);
-        return;
-    }
-    char ids[32];
-    snprintf(ids, sizeof(ids), "%lld", id);
-    const char *p[1] = { ids };
-    anpi_db_query(e->db, "SELECT anpi_hr_unsubscribe($1::bigint)::text", 1, p, unsubscribed_cb,
-                  api_call_new(e, req));
+    button_post(ctx, req, ANPI_LINK_UNSUBSCRIBE, "SELECT anpi_hr_unsubscribe($1::bigint)::text", "unsubscribed",
+                "配信停止", "配信を停止しました。");
 }
 
 int
