@@ -389,6 +389,28 @@ imported_cb(void *arg, const PGresult *res, const char *err)
     api_call_free(c);
 }
 
+/* A list of row errors as a JSON array.  A message that quotes invalid
+ * UTF-8 from the input would be refused by jansson (and silently dropped):
+ * such bytes are shown as '?'. */
+static json_t *
+errors_json(const struct anpi_errors *errs)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < errs->n; i++) {
+        json_t *m = json_string(errs->msg[i]);
+        if (!m) {
+            char *copy = anpi_xstrdup(errs->msg[i]);
+            for (unsigned char *p = (unsigned char *)copy; *p; p++)
+                if (*p >= 0x80)
+                    *p = '?';
+            m = json_string(copy);
+            free(copy);
+        }
+        json_array_append_new(arr, m);
+    }
+    return arr;
+}
+
 /* POST /api/v1/people/import[?dry_run=1][&mode=merge|update]: UTF-8 or
  * Shift_JIS CSV.  merge (default) adds and updates the rows given; update
  * takes the CSV as the whole directory and removes everyone not in it.  The
@@ -420,9 +442,7 @@ h_import(struct anpi_http_req *req, void *ctx)
     struct anpi_errors errs = { 0 };
     const char *enc = NULL;
     if (anpi_people_csv_parse_any(body ? body : "", len, &csv, &enc, &errs) != ANPI_OK) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < errs.n; i++)
-            json_array_append_new(arr, json_string(errs.msg[i]));
+        json_t *arr = errors_json(&errs);
         json_t *j = json_pack("{s:s, s:o, s:i, s:s, s:b, s:[], s:[], s:[], s:i}", "error",
                               "the CSV has errors; nothing was imported", "errors", arr, "rows", 0,
                               "mode", mode, "dry_run", dry_run, "added", "changed", "removed",
@@ -500,9 +520,7 @@ h_travellers_import(struct anpi_http_req *req, void *ctx)
     struct anpi_travellers_csv csv = { 0 };
     struct anpi_errors errs = { 0 };
     if (anpi_travellers_csv_parse(body ? body : "", len, &csv, &errs) != ANPI_OK) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < errs.n; i++)
-            json_array_append_new(arr, json_string(errs.msg[i]));
+        json_t *arr = errors_json(&errs);
         anpi_errors_free(&errs);
         anpi_travellers_csv_free(&csv);
         anpi_http_respond_json(req, 400, json_pack("{s:s, s:o}", "error",
