@@ -64,6 +64,9 @@ struct anpi_http_server {
     uv_timer_t timer;
     int port;
     size_t max_body;
+    bool cookies;                      /* anpi_http_set_cookie allowed (console listener) */
+    bool (*allow)(const char *peer, void *arg);
+    void *allow_arg;
     struct route *routes, **routes_tail;
     struct anpi_http_req *reqs;        /* live requests, for close */
     bool in_run, kick, closing;
@@ -91,6 +94,8 @@ struct anpi_http_req {
     bool mhd_live, app_owned, poll_open;
     bool started, queued, suspended, gone, must_close;
     unsigned reject;                   /* status decided before the handler */
+    void *user;                        /* anpi_http_req_set_user */
+    void (*user_free)(void *);
     uv_poll_t hup;                     /* watches a suspended connection */
 };
 
@@ -229,6 +234,49 @@ anpi_http_set_header(struct anpi_http_req *r, const char *name, const char *valu
     r->hdrs = h;
 }
 
+void
+anpi_http_set_cookie(struct anpi_http_req *r, const char *name, const char *value, long long max_age_s)
+{
+    /* Names and values are ours (base64url tokens), never user text; refuse
+     * anything outside the cookie-octet set rather than quoting it. */
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+    if (!r->srv || !r->srv->cookies || !name || !value || !*name || name[strspn(name, ok)] ||
+        value[strspn(value, ok)] || strlen(value) > 256) {
+        anpi_warn(ANPI_LG_API, "refusing to set a cookie on %s", r->pattern ? r->pattern : "(no route)");
+        return;
+    }
+    /* Only one cookie is ever set per response, so replacing is right. */
+    char v[512];
+    snprintf(v, sizeof(v), "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Strict", name, value,
+             max_age_s < 0 ? 0 : max_age_s);
+    struct hdr *h = find_hdr(r->hdrs, "Set-Cookie");
+    if (h) {
+        free(h->value);
+        h->value = anpi_xstrdup(v);
+        return;
+    }
+    h = anpi_xmalloc(sizeof(*h));
+    h->name = anpi_xstrdup("Set-Cookie");
+    h->value = anpi_xstrdup(v);
+    h->next = r->hdrs;
+    r->hdrs = h;
+}
+
+void
+anpi_http_req_set_user(struct anpi_http_req *r, void *user, void (*user_free)(void *))
+{
+    if (r->user_free)
+        r->user_free(r->user);
+    r->user = user;
+    r->user_free = user_free;
+}
+
+void *
+anpi_http_req_user(const struct anpi_http_req *r)
+{
+    return r->user;
+}
+
 static void
 add_default(struct anpi_http_req *r, struct MHD_Response *resp, const char *name,
             const char *value)
@@ -311,6 +359,8 @@ req_free(struct anpi_http_req *r)
         free(h);
     }
     anpi_buf_free(&r->body);
+    if (r->user_free)
+        r->user_free(r->user);
     free(r->method);
     free(r->path);
     free(r);
@@ -490,6 +540,14 @@ req_start(struct anpi_http_req *r)
         build_error(r, 400, "malformed request method");
         return;
     }
+    if (s->allow && !s->allow(r->peer, s->allow_arg)) {
+        r->reject = 403;
+        r->must_close = true;
+        char msg[INET6_ADDRSTRLEN + 64];
+        snprintf(msg, sizeof(msg), "address %s is not allowed on this listener", r->peer);
+        build_error(r, 403, msg);
+        return;
+    }
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t clen = 0;
@@ -550,6 +608,7 @@ reject_msg(unsigned status)
     case 400: return "malformed request";
     case 404: return "not found";
     case 405: return "method not allowed";
+    case 403: return "address not allowed";
     case 413: return "request body too large";
     default:  return "error";
     }
@@ -893,6 +952,9 @@ anpi_http_server_create(uv_loop_t *loop, const struct anpi_http_opts *o, char *e
     s->loop = loop;
     s->port = port;
     s->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
+    s->cookies = o->cookies;
+    s->allow = o->allow;
+    s->allow_arg = o->allow_arg;
     s->routes_tail = &s->routes;
     unsigned maxconn = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNECTIONS;
     unsigned timeout = o->timeout_s ? o->timeout_s : DEFAULT_TIMEOUT_S;

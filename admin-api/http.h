@@ -25,6 +25,11 @@ struct anpi_http_opts {
     size_t max_body;           /* bodies over this -> 413 before the handler runs; default 1 MiB */
     unsigned max_connections;  /* default 512 */
     unsigned timeout_s;        /* idle connection timeout, default 30 */
+    bool cookies;              /* allow anpi_http_set_cookie (the admin console); default off */
+    /* When set, a request from a peer for which allow() is false gets 403
+     * and the connection is closed, before any route runs. */
+    bool (*allow)(const char *peer, void *arg);
+    void *allow_arg;
 };
 
 /* Request line plus header block cap (MHD's per-connection memory pool). */
@@ -62,6 +67,14 @@ const char *anpi_http_peer(const struct anpi_http_req *r);                      
 /* Adds (or replaces a default) response header.  Set-Cookie and values with
  * CR/LF are refused (logged, ignored). */
 void anpi_http_set_header(struct anpi_http_req *r, const char *name, const char *value);
+/* Set-Cookie name=value; Path=/; Max-Age; HttpOnly; Secure; SameSite=Strict.
+ * Only on a server created with opts.cookies; name and value must be
+ * base64url/token characters (refused and logged otherwise). */
+void anpi_http_set_cookie(struct anpi_http_req *r, const char *name, const char *value, long long max_age_s);
+/* One pointer the application attaches to a request (the signed-in
+ * account); user_free runs when the request is freed. */
+void anpi_http_req_set_user(struct anpi_http_req *r, void *user, void (*user_free)(void *));
+void *anpi_http_req_user(const struct anpi_http_req *r);
 void anpi_http_respond(struct anpi_http_req *r, unsigned status, const char *content_type,
                        const char *body, size_t len);                           /* copies body */
 void anpi_http_respond_json(struct anpi_http_req *r, unsigned status, json_t *j);  /* steals j */

@@ -483,6 +483,28 @@ static const struct directive d_api[] = {
     END,
 };
 
+static const struct directive d_accounts[] = {
+    { "session_idle", K_DUR64, CF(session_idle_s), 0, 60, 86400, 0, NULL, NULL },
+    { "session_max", K_DUR64, CF(session_max_s), 0, 300, 30 * 86400, 0, NULL, NULL },
+    { "password_min_chars", K_INT, CF(password_min_chars), 0, 8, 128, 0, NULL, NULL },
+    { "password_history", K_INT, CF(password_history), 0, 0, 24, 0, NULL, NULL },
+    { "password_remind_after", K_DUR64, CF(password_remind_s), 0, 86400, 3650 * 86400, 0, NULL, NULL },
+    { "token_lifetime", K_DUR64, CF(token_max_s), 0, 3600, 3650 * 86400, 0, NULL, NULL },
+    END,
+};
+
+static const struct directive d_office_hours[] = {
+    { "start", K_HHMM, CF(office_start_min), 0, 0, 0, 0, NULL, NULL },
+    { "end", K_HHMM, CF(office_end_min), 0, 0, 0, 0, NULL, NULL },
+    END,
+};
+
+static const struct directive d_audit[] = {
+    { "bulk_read_rows", K_INT, CF(bulk_read_rows), 0, 10, 10000000, 0, NULL, NULL },
+    { "office_hours", K_SECTION, 0, 0, 0, 0, 0, d_office_hours, NULL },
+    END,
+};
+
 static const struct directive d_outbox[] = {
     { "dir", K_PATH, CF(outbox_dir), 0, 0, 0, 0, NULL, NULL },
     END,
@@ -516,6 +538,8 @@ static const struct directive d_root[] = {
     { "outbox", K_SECTION, 0, 0, 0, 0, 0, d_outbox, NULL },
     { "dkim", K_DKIM, CF(dkim), CF(ndkim), 0, 0, 0, d_dkim, NULL },
     { "incidents", K_SECTION, 0, 0, 0, 0, 0, d_incidents, NULL },
+    { "accounts", K_SECTION, 0, 0, 0, 0, 0, d_accounts, NULL },
+    { "audit", K_SECTION, 0, 0, 0, 0, 0, d_audit, NULL },
     { "log", K_SECTION, 0, 0, 0, 0, 0, d_log, NULL },
     END,
 };
@@ -1528,6 +1552,14 @@ set_defaults(struct anpi_config *cfg)
     cfg->sync_at_min = 3 * 60;
     cfg->sync_report_group = anpi_xstrdup("admins");
     cfg->api_max_body = 10 * 1024 * 1024;
+    cfg->session_idle_s = 30 * 60;
+    cfg->session_max_s = 12 * 3600;
+    cfg->password_min_chars = 12;
+    cfg->password_history = 5;
+    cfg->token_max_s = 90 * 86400;
+    cfg->bulk_read_rows = 2000;
+    cfg->office_start_min = 7 * 60;
+    cfg->office_end_min = 22 * 60;
     cfg->incident_expiry_s = 6 * 3600;
     cfg->log_level = anpi_xstrdup("info");
 }

@@ -108,6 +108,21 @@ struct anpi_config {
 
     char *api_token;                /* api.token (required; bearer token for the admin API) */
     size_t api_max_body;            /* api.max_body, default 10 MiB */
+    char **api_allow;               /* api.allow: CIDR list of peers the admin listener serves;
+                                     * NULL/0 = any (the listener's address is the only guard) */
+    size_t napi_allow;
+
+    int64_t session_idle_s;         /* accounts.session_idle, default 30m */
+    int64_t session_max_s;          /* accounts.session_max (absolute), default 12h */
+    int password_min_chars;         /* accounts.password_min_chars, default 12 */
+    int password_history;           /* accounts.password_history, default 5 */
+    int64_t password_remind_s;      /* accounts.password_remind_after; 0 = never (default) */
+    int64_t token_max_s;            /* accounts.token_lifetime: API tokens expire; default 90d */
+
+    int bulk_read_rows;             /* audit.bulk_read_rows: people rows one account may read in
+                                     * 10 minutes before a warning entry; default 2000 */
+    int office_start_min;           /* audit.office_hours.start "HH:MM" Japan time, default 07:00 */
+    int office_end_min;             /* audit.office_hours.end, default 22:00; reads outside warn */
 
     char *outbox_dir;               /* outbox.dir (optional file channel) */
 

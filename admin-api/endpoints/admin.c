@@ -161,8 +161,6 @@ static void
 h_feed_push(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
     if (!body || len == 0) {
@@ -229,8 +227,6 @@ static void
 h_incidents(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     struct api_call *c = api_call_new(e, req);
     const char *p[2] = { NULL, anpi_http_query(req, "status") };
     anpi_db_query(e->db, INCIDENTS_SQL, 2, p, incidents_cb, c);
@@ -240,8 +236,6 @@ static void
 h_incident(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     long long id = api_id(anpi_http_param(req, "id"));
     if (!id) {
         anpi_http_respond_error(req, 404, "no such incident");
@@ -297,8 +291,6 @@ decided_cb(void *arg, const PGresult *res, const char *err)
 static void
 decide(struct anpi_http_req *req, struct anpi_engine *e, const char *decision)
 {
-    if (!api_authorized(e, req))
-        return;
     long long id = api_id(anpi_http_param(req, "id"));
     if (!id) {
         anpi_http_respond_error(req, 404, "no such incident");
@@ -350,8 +342,6 @@ static void
 h_broadcast(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     long long id = api_id(anpi_http_param(req, "id"));
     if (!id) {
         anpi_http_respond_error(req, 404, "no such broadcast");
@@ -419,8 +409,6 @@ static void
 h_import(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     const char *dry = anpi_http_query(req, "dry_run");
     const char *mode = anpi_http_query(req, "mode");
     bool dry_run = false;
@@ -468,8 +456,6 @@ static void
 h_audit(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     anpi_db_query(e->db,
         "SELECT jsonb_build_object('entries', coalesce(jsonb_agg(jsonb_build_object('id', id, 'at', at,"
         " 'actor', actor, 'action', action, 'object', object, 'detail', detail) ORDER BY id DESC), '[]'))::text"
@@ -481,8 +467,6 @@ static void
 h_feeds(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     anpi_http_respond_json(req, 200, anpi_feed_health_json(e));
 }
 
@@ -513,8 +497,6 @@ static void
 h_travellers_import(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
     struct anpi_travellers_csv csv = { 0 };
@@ -562,8 +544,6 @@ static void
 h_travellers_check(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
     char err[256];
@@ -603,8 +583,6 @@ static void
 h_addresses(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     const char *st = anpi_http_query(req, "status");
     if (st && strcmp(st, "unverified") != 0 && strcmp(st, "valid") != 0 && strcmp(st, "bouncing") != 0 &&
         strcmp(st, "invalid") != 0) {
@@ -635,8 +613,6 @@ static void
 h_address_check(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     char dedupe[64];
     snprintf(dedupe, sizeof(dedupe), "check:api:%lld", (long long)anpi_now_ms());
     const char *p[1] = { dedupe };
@@ -647,20 +623,20 @@ int
 anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
     int rc = 0;
-    rc |= anpi_http_route(s, "GET", "/healthz", h_healthz, e);
-    rc |= anpi_http_route(s, "GET", "/metrics", h_metrics, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/feeds/{source}/documents", h_feed_push, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/incidents", h_incidents, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/incidents/{id}", h_incident, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/incidents/{id}/approve", h_approve, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/incidents/{id}/reject", h_reject, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/broadcasts/{id}", h_broadcast, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/people/import", h_import, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/audit", h_audit, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/feeds", h_feeds, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/addresses", h_addresses, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/addresses/check", h_address_check, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/travellers/import", h_travellers_import, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/travellers/check", h_travellers_check, e);
+    rc |= api_route(e, s, "GET", "/healthz", API_OPEN, h_healthz);
+    rc |= api_route(e, s, "GET", "/metrics", API_OPEN, h_metrics);
+    rc |= api_route(e, s, "POST", "/api/v1/feeds/{source}/documents", API_FEEDS_PUSH, h_feed_push);
+    rc |= api_route(e, s, "GET", "/api/v1/incidents", API_INCIDENTS_READ, h_incidents);
+    rc |= api_route(e, s, "GET", "/api/v1/incidents/{id}", API_INCIDENTS_READ, h_incident);
+    rc |= api_route(e, s, "POST", "/api/v1/incidents/{id}/approve", API_APPROVE, h_approve);
+    rc |= api_route(e, s, "POST", "/api/v1/incidents/{id}/reject", API_APPROVE, h_reject);
+    rc |= api_route(e, s, "GET", "/api/v1/broadcasts/{id}", API_BROADCASTS_READ, h_broadcast);
+    rc |= api_route(e, s, "POST", "/api/v1/people/import", API_DIRECTORY_WRITE, h_import);
+    rc |= api_route(e, s, "GET", "/api/v1/audit", API_AUDIT, h_audit);
+    rc |= api_route(e, s, "GET", "/api/v1/feeds", API_FEEDS_READ, h_feeds);
+    rc |= api_route(e, s, "GET", "/api/v1/addresses", API_DIRECTORY_WRITE, h_addresses);
+    rc |= api_route(e, s, "POST", "/api/v1/addresses/check", API_DIRECTORY_WRITE, h_address_check);
+    rc |= api_route(e, s, "POST", "/api/v1/travellers/import", API_DIRECTORY_WRITE, h_travellers_import);
+    rc |= api_route(e, s, "POST", "/api/v1/travellers/check", API_TRAVELLERS, h_travellers_check);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

@@ -8,6 +8,8 @@
 
 #include <openssl/crypto.h>
 
+#include "engine/db.h"
+
 #include "admin-api/http.h"
 #include "engine/engine.h"
 
@@ -26,21 +28,71 @@ void api_call_free(struct api_call *c);
 /* Parse a positive decimal id from a route capture; 0 if malformed. */
 long long api_id(const char *s);
 
-/* The admin bearer-token check (constant-time compare); answers 401 itself
- * and returns false when the token is missing or wrong. */
-static inline bool
-api_authorized(struct anpi_engine *e, struct anpi_http_req *req)
-{
-    const char *h = anpi_http_header(req, "Authorization");
-    const char *tok = e->cfg->api_token;
-    size_t tl = strlen(tok);
-    if (h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == tl && CRYPTO_memcmp(h + 7, tok, tl) == 0)
-        return true;
-    anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\"");
-    anpi_http_respond_error(req, 401, "missing or wrong bearer token");
-    return false;
-}
+/* --- who is calling (gate.c) ------------------------------------------------ */
 
+enum api_role {
+    API_ROLE_SYSTEM_ADMIN,
+    API_ROLE_DUTY_OFFICER,
+    API_ROLE_GROUP_ADMIN,
+    API_ROLE_HR,
+    API_ROLE_VIEWER,
+    API_ROLE_COUNT
+};
+
+/* What a route needs.  The roles holding each are one table in gate.c. */
+enum api_perm {
+    API_OPEN,              /* no sign-in (health, metrics, token issue) */
+    API_SELF,              /* any signed-in account, about itself */
+    API_INCIDENTS_READ,
+    API_APPROVE,
+    API_BROADCASTS_READ,   /* scoped: group admins see their people, hr HR mail */
+    API_BROADCAST_SEND,
+    API_DIRECTORY_READ,    /* scoped */
+    API_DIRECTORY_EXPORT,  /* scoped */
+    API_DIRECTORY_WRITE,
+    API_FEEDS_READ,
+    API_FEEDS_PUSH,
+    API_TRAVELLERS,
+    API_AUDIT,
+    API_ACCOUNTS,
+    API_PERM_COUNT
+};
+
+#define API_SESSION_COOKIE "anpi_session"
+
+struct api_who {
+    long long id;              /* accounts.id; 0 = the configuration's bootstrap token */
+    char login[72];
+    enum api_role role;
+    unsigned scopes;           /* enum anpi_scope mask */
+    bool must_change;
+    char via;                  /* 'c' config token, 't' API token, 's' console session */
+    long long credential;      /* api_tokens.id or sessions.id */
+    char csrf[72];             /* the session's CSRF token ('s' only) */
+};
+
+/* Register a route behind the gate: the caller is resolved and checked
+ * against perm before h runs; h then finds the caller with api_who(). */
+int api_route(struct anpi_engine *e, struct anpi_http_server *s, const char *method, const char *pattern,
+              enum api_perm perm, anpi_http_handler h);
+void api_routes_free(void);
+const struct api_who *api_who(const struct anpi_http_req *req);
+/* The caller's login for created_by / audit columns ("api" for the bootstrap token). */
+const char *api_actor(const struct anpi_http_req *req);
+const char *api_role_name(enum api_role r);
+int api_role_parse(const char *s, enum api_role *out);
+const char *api_perm_name(enum api_perm p);
+bool api_role_may(enum api_role r, enum api_perm p);
+void api_sha256_hex(const char *s, char out[65]);
+
+/* Every scoped data query goes through here: the caller's account id is
+ * passed as $1 (the SQL function filters through anpi_scope_*), params
+ * follow as $2.. */
+#define API_QUERY_MAX_PARAMS 15
+void api_query(struct api_call *c, const char *sql, int n, const char *const *params, anpi_db_cb cb);
+
+/* GET /api/v1/routes (gate.c) */
+int anpi_api_gate_routes(struct anpi_engine *e, struct anpi_http_server *s);
 int anpi_api_admin_routes(struct anpi_engine *e, struct anpi_http_server *s);
 int anpi_api_public_routes(struct anpi_engine *e, struct anpi_http_server *s);
 /* GET /api/v1/audit/verify and /api/v1/audit/export (endpoints/audit.c) */

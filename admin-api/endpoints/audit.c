@@ -54,8 +54,6 @@ static void
 h_verify(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     anpi_db_query(e->db, "SELECT anpi_audit_verify()::text", 0, NULL, verified_cb, api_call_new(e, req));
 }
 
@@ -77,8 +75,6 @@ static void
 h_export(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     const char *qf = anpi_http_query(req, "from"), *ql = anpi_http_query(req, "limit");
     int64_t from = 1, limit = ANPI_AUDIT_EXPORT_MAX;
     if (qf && anpi_parse_int64(qf, 1, INT64_MAX, &from) != ANPI_OK) {
@@ -109,7 +105,7 @@ int
 anpi_api_audit_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
     int rc = ANPI_OK;
-    rc |= anpi_http_route(s, "GET", "/api/v1/audit/verify", h_verify, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/audit/export", h_export, e);
+    rc |= api_route(e, s, "GET", "/api/v1/audit/verify", API_AUDIT, h_verify);
+    rc |= api_route(e, s, "GET", "/api/v1/audit/export", API_AUDIT, h_export);
     return rc;
 }

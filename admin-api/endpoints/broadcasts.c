@@ -308,8 +308,6 @@ static void
 h_compose(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
     char err[512];
@@ -398,8 +396,6 @@ static void
 h_history(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     const char *drill = anpi_http_query(req, "drill");
     const char *kind = anpi_http_query(req, "kind");
     const char *limit = anpi_http_query(req, "limit");
@@ -452,8 +448,6 @@ static void
 h_groups(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     long long id = broadcast_id(req);
     if (!id)
         return;
@@ -508,8 +502,6 @@ static void
 h_resend(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     long long id = broadcast_id(req);
     if (!id)
         return;
@@ -613,8 +605,6 @@ static void
 h_write_back(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     long long id = broadcast_id(req);
     if (!id)
         return;
@@ -660,10 +650,10 @@ int
 anpi_api_broadcasts_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
     int rc = 0;
-    rc |= anpi_http_route(s, "POST", "/api/v1/broadcasts", h_compose, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/broadcasts", h_history, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/broadcasts/{id}/groups", h_groups, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/broadcasts/{id}/resend", h_resend, e);
-    rc |= anpi_http_route(s, "POST", "/api/v1/broadcasts/{id}/people/{person_id}/message", h_write_back, e);
+    rc |= api_route(e, s, "POST", "/api/v1/broadcasts", API_BROADCAST_SEND, h_compose);
+    rc |= api_route(e, s, "GET", "/api/v1/broadcasts", API_BROADCASTS_READ, h_history);
+    rc |= api_route(e, s, "GET", "/api/v1/broadcasts/{id}/groups", API_BROADCASTS_READ, h_groups);
+    rc |= api_route(e, s, "POST", "/api/v1/broadcasts/{id}/resend", API_BROADCAST_SEND, h_resend);
+    rc |= api_route(e, s, "POST", "/api/v1/broadcasts/{id}/people/{person_id}/message", API_BROADCAST_SEND, h_write_back);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

@@ -110,8 +110,6 @@ static void
 h_groups(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     anpi_db_query(e->db, "SELECT anpi_dir_groups_json()::text", 0, NULL, json_cb, api_call_new(e, req));
 }
 
@@ -119,8 +117,6 @@ static void
 h_people(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     char gid[24];
     bool sub = false;
     if (!group_filter(req, gid, &sub))
@@ -149,8 +145,6 @@ static void
 h_person(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     const char *id = anpi_http_param(req, "id");
     if (!id || strlen(id) > DIR_PERSON_ID_MAX) {
         anpi_http_respond_error(req, 404, "no such person");
@@ -166,8 +160,6 @@ static void
 h_status(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     char cap[16];
     snprintf(cap, sizeof(cap), "%d", DIR_STATUS_LIST_MAX);
     const char *p[1] = { cap };
@@ -424,8 +416,6 @@ static void
 h_export(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     const char *fmt = anpi_http_query(req, "format");
     if (!fmt)
         fmt = "csv";
@@ -454,11 +444,11 @@ int
 anpi_api_directory_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
     int rc = ANPI_OK;
-    rc |= anpi_http_route(s, "GET", "/api/v1/groups", h_groups, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/people", h_people, e);
+    rc |= api_route(e, s, "GET", "/api/v1/groups", API_DIRECTORY_READ, h_groups);
+    rc |= api_route(e, s, "GET", "/api/v1/people", API_DIRECTORY_READ, h_people);
     /* before {id}: the first matching route wins */
-    rc |= anpi_http_route(s, "GET", "/api/v1/people/export", h_export, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/people/{id}", h_person, e);
-    rc |= anpi_http_route(s, "GET", "/api/v1/directory/status", h_status, e);
+    rc |= api_route(e, s, "GET", "/api/v1/people/export", API_DIRECTORY_EXPORT, h_export);
+    rc |= api_route(e, s, "GET", "/api/v1/people/{id}", API_DIRECTORY_READ, h_person);
+    rc |= api_route(e, s, "GET", "/api/v1/directory/status", API_DIRECTORY_READ, h_status);
     return rc ? ANPI_ERROR : ANPI_OK;
 }

@@ -33,8 +33,6 @@ static void
 h_sync(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (!api_authorized(e, req))
-        return;
     struct api_call *c = api_call_new(e, req);
     int rc = anpi_sync_run(e, "api", synced, c);
     if (rc == ANPI_OK)
@@ -51,5 +49,5 @@ h_sync(struct anpi_http_req *req, void *ctx)
 int
 anpi_api_dirsync_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
-    return anpi_http_route(s, "POST", "/api/v1/directory/sync", h_sync, e);
+    return api_route(e, s, "POST", "/api/v1/directory/sync", API_DIRECTORY_WRITE, h_sync);
 }

@@ -20,7 +20,8 @@ anpi_api_start(struct anpi_engine *e, char *err, size_t errlen)
         return ANPI_ERROR;
     if (anpi_api_public_routes(e, e->pub) != ANPI_OK || anpi_api_admin_routes(e, e->admin) != ANPI_OK ||
         anpi_api_audit_routes(e, e->admin) != ANPI_OK || anpi_api_broadcasts_routes(e, e->admin) != ANPI_OK ||
-        anpi_api_directory_routes(e, e->admin) != ANPI_OK || anpi_api_dirsync_routes(e, e->admin) != ANPI_OK) {
+        anpi_api_directory_routes(e, e->admin) != ANPI_OK || anpi_api_dirsync_routes(e, e->admin) != ANPI_OK ||
+        anpi_api_gate_routes(e, e->admin) != ANPI_OK) {
         snprintf(err, errlen, "route table error");
         return ANPI_ERROR;
     }

@@ -1,0 +1,398 @@
+/* gate.c - who is calling and what they may do: the one door every admin
+ * API route goes through.
+ *
+ * Routes are registered with api_route(), which records the permission the
+ * route needs in a table (listed by GET /api/v1/routes, which the role
+ * tests walk so no route escapes them) and installs gate() in front of the
+ * handler.  gate() finds the caller:
+ *
+ *   Authorization: Bearer <api.token>    the configuration's bootstrap
+ *                                        token: account 0, system-admin
+ *   Authorization: Bearer anpi_...       an API token (api_tokens, hashed)
+ *   Cookie: anpi_session=anpi_...        a console session (sessions, hashed);
+ *                                        a state-changing request must also
+ *                                        carry X-CSRF-Token
+ *
+ * resolves it with one query (anpi_principal), checks the role against the
+ * route's permission and the token's scopes, and only then runs the
+ * handler, with the caller attached to the request (api_who()).  Data scope
+ * (what a group admin sees) is not decided here: every data query runs
+ * through api_query(), which passes the caller's account as $1 to a SQL
+ * function that filters through anpi_scope_* (engine/schema/0014). */
+#include "admin-api/endpoints/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "engine/auth/apitoken.h"
+#include "engine/log.h"
+
+static const char *const ROLE_NAMES[API_ROLE_COUNT] = {
+    [API_ROLE_SYSTEM_ADMIN] = "system-admin",
+    [API_ROLE_DUTY_OFFICER] = "duty-officer",
+    [API_ROLE_GROUP_ADMIN] = "group-admin",
+    [API_ROLE_HR] = "hr",
+    [API_ROLE_VIEWER] = "viewer",
+};
+
+#define R(x) (1u << API_ROLE_##x)
+#define ALL_ROLES (R(SYSTEM_ADMIN) | R(DUTY_OFFICER) | R(GROUP_ADMIN) | R(HR) | R(VIEWER))
+
+/* What each permission needs: the roles that hold it and the token scope
+ * (engine/auth/apitoken.h) a token must carry.  This table is the whole
+ * role model; docs/admin.md shows it as a matrix. */
+static const struct perm_def {
+    const char *name;
+    unsigned roles;
+    unsigned scope;
+} PERMS[API_PERM_COUNT] = {
+    [API_OPEN]             = { "open", 0, 0 },
+    [API_SELF]             = { "self", ALL_ROLES, 0 },
+    [API_INCIDENTS_READ]   = { "incidents.read", R(SYSTEM_ADMIN) | R(DUTY_OFFICER) | R(VIEWER), ANPI_SCOPE_READ },
+    [API_APPROVE]          = { "incidents.approve", R(SYSTEM_ADMIN) | R(DUTY_OFFICER), ANPI_SCOPE_APPROVE },
+    [API_BROADCASTS_READ]  = { "broadcasts.read", ALL_ROLES, ANPI_SCOPE_READ },
+    [API_BROADCAST_SEND]   = { "broadcasts.send", R(SYSTEM_ADMIN) | R(DUTY_OFFICER) | R(GROUP_ADMIN),
+                               ANPI_SCOPE_BROADCAST },
+    [API_DIRECTORY_READ]   = { "directory.read", R(SYSTEM_ADMIN) | R(DUTY_OFFICER) | R(GROUP_ADMIN) | R(VIEWER),
+                               ANPI_SCOPE_READ },
+    [API_DIRECTORY_EXPORT] = { "directory.export", R(SYSTEM_ADMIN) | R(GROUP_ADMIN), ANPI_SCOPE_DIRECTORY },
+    [API_DIRECTORY_WRITE]  = { "directory.write", R(SYSTEM_ADMIN), ANPI_SCOPE_DIRECTORY },
+    [API_FEEDS_READ]       = { "feeds.read", R(SYSTEM_ADMIN) | R(DUTY_OFFICER) | R(VIEWER), ANPI_SCOPE_READ },
+    [API_FEEDS_PUSH]       = { "feeds.push", R(SYSTEM_ADMIN), ANPI_SCOPE_ADMIN },
+    [API_TRAVELLERS]       = { "travellers.check", R(SYSTEM_ADMIN) | R(DUTY_OFFICER), ANPI_SCOPE_BROADCAST },
+    [API_AUDIT]            = { "audit", R(SYSTEM_ADMIN), ANPI_SCOPE_ADMIN },
+    [API_ACCOUNTS]         = { "accounts", R(SYSTEM_ADMIN), ANPI_SCOPE_ADMIN },
+};
+
+/* The route table, for GET /api/v1/routes (one admin listener per process). */
+struct gate_route {
+    struct anpi_engine *e;
+    enum api_perm perm;
+    anpi_http_handler h;
+    char *method, *pattern;
+    struct gate_route *next;
+};
+static struct gate_route *routes, **routes_tail = &routes;
+
+const char *
+api_role_name(enum api_role r)
+{
+    return (unsigned)r < API_ROLE_COUNT ? ROLE_NAMES[r] : "?";
+}
+
+int
+api_role_parse(const char *s, enum api_role *out)
+{
+    for (unsigned i = 0; s && i < API_ROLE_COUNT; i++)
+        if (strcmp(s, ROLE_NAMES[i]) == 0) {
+            *out = (enum api_role)i;
+            return ANPI_OK;
+        }
+    return ANPI_EPARSE;
+}
+
+const char *
+api_perm_name(enum api_perm p)
+{
+    return (unsigned)p < API_PERM_COUNT ? PERMS[p].name : "?";
+}
+
+bool
+api_role_may(enum api_role r, enum api_perm p)
+{
+    return (unsigned)p < API_PERM_COUNT && (unsigned)r < API_ROLE_COUNT && (PERMS[p].roles & (1u << r));
+}
+
+const struct api_who *
+api_who(const struct anpi_http_req *req)
+{
+    return anpi_http_req_user(req);
+}
+
+const char *
+api_actor(const struct anpi_http_req *req)
+{
+    const struct api_who *w = api_who(req);
+    return w ? w->login : "api";
+}
+
+/* --- credentials ----------------------------------------------------------- */
+
+/* The value of cookie name in a Cookie header, copied into out; false if absent. */
+static bool
+cookie_value(const char *h, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';')
+            h++;
+        const char *end = strchr(h, ';');
+        size_t len = end ? (size_t)(end - h) : strlen(h);
+        if (len > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
+            size_t vl = len - nl - 1;
+            if (vl >= outlen)
+                return false;
+            memcpy(out, h + nl + 1, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        h = end;
+    }
+    return false;
+}
+
+struct gate_call {
+    struct gate_route *rt;
+    struct anpi_http_req *req;
+    bool session;
+};
+
+static bool
+is_safe_method(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+/* The caller is known: check the permission, attach, run the handler. */
+static void
+admit(struct gate_route *rt, struct anpi_http_req *req, struct api_who *w)
+{
+    const struct perm_def *pd = &PERMS[rt->perm];
+    if (rt->perm != API_SELF && !(pd->roles & (1u << w->role))) {
+        anpi_http_respond_error(req, 403, "the %s role may not do this (%s %s needs %s)", api_role_name(w->role),
+                                rt->method, rt->pattern, pd->name);
+        free(w);
+        return;
+    }
+    if (!anpi_scopes_allow(w->scopes, pd->scope)) {
+        char sc[64] = "";
+        anpi_scopes_format(pd->scope, sc, sizeof(sc));
+        anpi_http_respond_error(req, 403, "this token lacks the \"%s\" scope", sc);
+        free(w);
+        return;
+    }
+    /* A console session signed in with an initial password may only change
+     * it.  API tokens are not held to this (see docs/admin.md). */
+    if (w->via == 's' && w->must_change && rt->perm != API_SELF) {
+        anpi_http_respond_error(req, 403, "change the initial password first (POST /api/v1/account/password)");
+        free(w);
+        return;
+    }
+    anpi_http_req_set_user(req, w, free);
+    rt->h(req, rt->e);
+}
+
+static void
+principal_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct gate_call *g = arg;
+    struct anpi_http_req *req = g->req;
+    if (anpi_http_req_gone(req)) {
+        anpi_http_respond_error(req, 503, "gone");
+        free(g);
+        return;
+    }
+    if (err) {
+        anpi_http_respond_error(req, 503, "database error: %s", err);
+        free(g);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        if (g->session) {
+            anpi_http_set_cookie(req, API_SESSION_COOKIE, "gone", 0);
+            anpi_http_respond_error(req, 401, "the session has ended (signed out, timed out or disabled): sign in again");
+        } else {
+            anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\", error=\"invalid_token\"");
+            anpi_http_respond_error(req, 401, "unknown, revoked or expired token, or a disabled account");
+        }
+        free(g);
+        return;
+    }
+    struct api_who *w = anpi_xcalloc(1, sizeof(*w));
+    w->id = atoll(PQgetvalue(res, 0, 0));
+    snprintf(w->login, sizeof(w->login), "%s", PQgetvalue(res, 0, 1));
+    if (api_role_parse(PQgetvalue(res, 0, 2), &w->role) != ANPI_OK) {
+        anpi_http_respond_error(req, 503, "account %s has an unknown role", w->login);
+        free(w);
+        free(g);
+        return;
+    }
+    w->scopes = (unsigned)atoi(PQgetvalue(res, 0, 3));
+    w->must_change = PQgetvalue(res, 0, 4)[0] == 't';
+    w->via = g->session ? 's' : 't';
+    w->credential = atoll(PQgetvalue(res, 0, 7));
+    if (g->session) {
+        const char *csrf = PQgetvalue(res, 0, 6);
+        snprintf(w->csrf, sizeof(w->csrf), "%s", csrf);
+        if (!is_safe_method(anpi_http_method(req))) {
+            const char *h = anpi_http_header(req, "X-CSRF-Token");
+            size_t cl = strlen(csrf);
+            if (!h || strlen(h) != cl || CRYPTO_memcmp(h, csrf, cl) != 0) {
+                anpi_http_respond_error(req, 403, "missing or wrong X-CSRF-Token for this session");
+                free(w);
+                free(g);
+                return;
+            }
+        }
+    }
+    struct gate_route *rt = g->rt;
+    free(g);
+    admit(rt, req, w);
+}
+
+void
+api_sha256_hex(const char *s, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+gate(struct anpi_http_req *req, void *ctx)
+{
+    struct gate_route *rt = ctx;
+    struct anpi_engine *e = rt->e;
+    if (rt->perm == API_OPEN) {
+        rt->h(req, e);
+        return;
+    }
+    const char *h = anpi_http_header(req, "Authorization");
+    const char *cookie = anpi_http_header(req, "Cookie");
+    char sess[ANPI_APITOKEN_LEN + 8];
+    char hash[ANPI_APITOKEN_HASH_HEX + 1];
+    bool session = false;
+    if (h && strncmp(h, "Bearer ", 7) == 0) {
+        const char *tok = h + 7, *boot = e->cfg->api_token;
+        size_t bl = strlen(boot);
+        if (strlen(tok) == bl && CRYPTO_memcmp(tok, boot, bl) == 0) {
+            struct api_who *w = anpi_xcalloc(1, sizeof(*w));
+            w->id = 0;
+            snprintf(w->login, sizeof(w->login), "api");
+            w->role = API_ROLE_SYSTEM_ADMIN;
+            w->scopes = ANPI_SCOPE_ALL;
+            w->via = 'c';
+            admit(rt, req, w);
+            return;
+        }
+        if (anpi_apitoken_hash(tok, hash) != ANPI_OK) {
+            anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\", error=\"invalid_token\"");
+            anpi_http_respond_error(req, 401, "malformed bearer token");
+            return;
+        }
+    } else if (!h && cookie && cookie_value(cookie, API_SESSION_COOKIE, sess, sizeof(sess))) {
+        if (anpi_apitoken_hash(sess, hash) != ANPI_OK) {
+            /* A cookie this server never issued (another server's, or forged). */
+            anpi_http_set_cookie(req, API_SESSION_COOKIE, "gone", 0);
+            anpi_http_respond_error(req, 401, "this session cookie was not issued here: sign in again");
+            return;
+        }
+        session = true;
+    } else {
+        anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\"");
+        anpi_http_respond_error(req, 401, "sign in: a bearer token (POST /api/v1/tokens) or a console session");
+        return;
+    }
+    struct gate_call *g = anpi_xcalloc(1, sizeof(*g));
+    g->rt = rt;
+    g->req = req;
+    g->session = session;
+    char idle[24], abs_s[24];
+    snprintf(idle, sizeof(idle), "%lld", (long long)e->cfg->session_idle_s);
+    snprintf(abs_s, sizeof(abs_s), "%lld", (long long)e->cfg->session_max_s);
+    const char *p[4] = { session ? "session" : "token", hash, idle, abs_s };
+    anpi_db_query(e->db,
+                  "SELECT account_id, login, role, scopes, must_change, password_changed_at, csrf, credential_id"
+                  " FROM anpi_principal($1, $2, $3::int, $4::int)",
+                  4, p, principal_cb, g);
+}
+
+int
+api_route(struct anpi_engine *e, struct anpi_http_server *s, const char *method, const char *pattern,
+          enum api_perm perm, anpi_http_handler h)
+{
+    if ((unsigned)perm >= API_PERM_COUNT)
+        return ANPI_EPARSE;
+    struct gate_route *rt = anpi_xcalloc(1, sizeof(*rt));
+    rt->e = e;
+    rt->perm = perm;
+    rt->h = h;
+    rt->method = anpi_xstrdup(method);
+    rt->pattern = anpi_xstrdup(pattern);
+    int rc = anpi_http_route(s, method, pattern, gate, rt);
+    if (rc != ANPI_OK) {
+        free(rt->method);
+        free(rt->pattern);
+        free(rt);
+        return rc;
+    }
+    *routes_tail = rt;
+    routes_tail = &rt->next;
+    return ANPI_OK;
+}
+
+void
+api_routes_free(void)
+{
+    while (routes) {
+        struct gate_route *rt = routes;
+        routes = rt->next;
+        free(rt->method);
+        free(rt->pattern);
+        free(rt);
+    }
+    routes_tail = &routes;
+}
+
+/* GET /api/v1/routes: every admin route with its permission and the roles
+ * that hold it. */
+static void
+h_routes(struct anpi_http_req *req, void *ctx)
+{
+    (void)ctx;
+    json_t *arr = json_array();
+    for (const struct gate_route *rt = routes; rt; rt = rt->next) {
+        json_t *roles = json_array();
+        for (unsigned r = 0; r < API_ROLE_COUNT; r++)
+            if (rt->perm == API_OPEN || rt->perm == API_SELF || (PERMS[rt->perm].roles & (1u << r)))
+                json_array_append_new(roles, json_string(ROLE_NAMES[r]));
+        char sc[64] = "";
+        anpi_scopes_format(PERMS[rt->perm].scope, sc, sizeof(sc));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:s}", "method", rt->method, "pattern",
+                                             rt->pattern, "permission", PERMS[rt->perm].name, "roles", roles,
+                                             "scope", sc));
+    }
+    anpi_http_respond_json(req, 200, json_pack("{s:o}", "routes", arr));
+}
+
+int
+anpi_api_gate_routes(struct anpi_engine *e, struct anpi_http_server *s)
+{
+    return api_route(e, s, "GET", "/api/v1/routes", API_ACCOUNTS, h_routes);
+}
+
+/* --- data queries ---------------------------------------------------------- */
+
+void
+api_query(struct api_call *c, const char *sql, int n, const char *const *params, anpi_db_cb cb)
+{
+    const struct api_who *w = api_who(c->req);
+    char id[24];
+    /* No caller attached means a route registered without the gate: refuse
+     * rather than query unscoped (account -1 sees nothing). */
+    snprintf(id, sizeof(id), "%lld", w ? w->id : -1LL);
+    const char *p[API_QUERY_MAX_PARAMS + 1];
+    if (n > API_QUERY_MAX_PARAMS) {
+        cb(c, NULL, "too many query parameters");
+        return;
+    }
+    p[0] = id;
+    for (int i = 0; i < n; i++)
+        p[i + 1] = params[i];
+    anpi_db_query(c->e->db, sql, n + 1, p, cb, c);
+}
