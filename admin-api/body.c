@@ -271,3 +271,28 @@ anpi_form_free(struct anpi_form *f)
     f->f = NULL;
     f->n = 0;
 }
+
+int
+anpi_cookie_find(const char *h, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';' || *h == '\t')
+            h++;
+        const char *end = strchr(h, ';');
+        size_t len = end ? (size_t)(end - h) : strlen(h);
+        if (len > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
+            size_t vl = len - nl - 1;
+            /* trailing blanks before the ';' are not part of the value */
+            while (vl && (h[nl + 1 + vl - 1] == ' ' || h[nl + 1 + vl - 1] == '\t'))
+                vl--;
+            if (vl >= outlen)
+                return ANPI_ETOOBIG;
+            memcpy(out, h + nl + 1, vl);
+            out[vl] = '\0';
+            return ANPI_OK;
+        }
+        h = end;
+    }
+    return ANPI_ENOTFOUND;
+}

@@ -1,4 +1,5 @@
-/* body.h - request-body parsers (outside input; fuzzed by tests/fuzz/http_body). */
+/* body.h - request-body and Cookie header parsers (outside input; fuzzed by
+ * tests/fuzz/http_body). */
 #ifndef ANPI_ADMIN_API_BODY_H
 #define ANPI_ADMIN_API_BODY_H
 
@@ -25,5 +26,11 @@ int anpi_form_parse(const char *body, size_t len, struct anpi_form *out, char *e
 /* First value for name, or NULL. */
 const char *anpi_form_get(const struct anpi_form *f, const char *name);
 void anpi_form_free(struct anpi_form *f);
+
+/* The value of cookie name in a Cookie request header ("a=1; anpi_session=x"),
+ * copied into out.  0 when found; ANPI_ENOTFOUND when absent; ANPI_ETOOBIG when
+ * the value does not fit outlen (the caller then treats it as foreign).
+ * Names match exactly; the first occurrence wins. */
+int anpi_cookie_find(const char *header, const char *name, char *out, size_t outlen);
 
 #endif

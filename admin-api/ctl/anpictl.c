@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "engine/anpi.h"
@@ -45,6 +48,13 @@ usage(FILE *f)
           "  audit verify --file F [--anchor HASH]  recompute it here from an export (F: file or -)\n"
           "  audit export [--from ID]      entries with their hashes as JSON lines on stdout\n"
           "  health                        /healthz\n"
+          "  login LOGIN [--scopes S] [--label L]  sign in (password and TOTP code read from the\n"
+          "                                terminal, or two lines on stdin) and print a new API\n"
+          "                                token: export ANPI_TOKEN=... for the next commands\n"
+          "  whoami                        the account behind the token\n"
+          "  accounts                      console accounts (system admins)\n"
+          "  disable LOGIN                 disable an account: its sessions and tokens end at once\n"
+          "  tokens                        your API tokens;  revoke ID  revokes one\n"
           "options: --as NAME records who decided (approve/reject)\n", f);
 }
 
@@ -400,13 +410,70 @@ audit_export(const struct ctl *c, long long from)
     return rc;
 }
 
+/* One line from the terminal without echo (or from stdin when it is not a
+ * terminal, for scripts).  The newline is stripped; false on EOF. */
+static bool
+read_secret(const char *prompt, char *out, size_t len)
+{
+    bool tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    if (tty) {
+        fputs(prompt, stderr);
+        fflush(stderr);
+        if (tcgetattr(STDIN_FILENO, &old) == 0) {
+            quiet = old;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        } else {
+            tty = false;
+        }
+    }
+    bool ok = fgets(out, (int)len, stdin) != NULL;
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (ok)
+        out[strcspn(out, "\r\n")] = '\0';
+    return ok;
+}
+
+/* anpictl login: POST /api/v1/tokens with what the person types. */
+static int
+login(const struct ctl *c, const char *user, const char *scopes, const char *label)
+{
+    char pw[1100], code[32] = "";
+    if (!read_secret("password: ", pw, sizeof(pw))) {
+        fprintf(stderr, "anpictl: login: no password given\n");
+        return 2;
+    }
+    read_secret("TOTP code (empty if none): ", code, sizeof(code));
+    json_t *j = json_pack("{s:s, s:s}", "login", user, "password", pw);
+    if (code[0])
+        json_object_set_new(j, "totp", json_string(code));
+    if (scopes)
+        json_object_set_new(j, "scopes", json_string(scopes));
+    json_object_set_new(j, "label", json_string(label ? label : "anpictl"));
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    OPENSSL_cleanse(pw, sizeof(pw));
+    if (!body) {
+        fprintf(stderr, "anpictl: login: the password is not valid UTF-8\n");
+        return 2;
+    }
+    int rc = request(c, "POST", "/api/v1/tokens", "application/json", body, strlen(body));
+    OPENSSL_cleanse(body, strlen(body));
+    free(body);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
     struct ctl c = { 0 };
     const char *config = NULL, *comment = NULL;
     bool replay = false;
-    const char *source = "jma";
+    const char *source = "jma", *scopes = NULL, *label = NULL;
     static const struct option opts[] = {
         { "url", required_argument, NULL, 'u' },
         { "token", required_argument, NULL, 't' },
@@ -446,6 +513,10 @@ main(int argc, char **argv)
             c.as = anpi_xstrdup(argv[++i]);
         } else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
             source = argv[++i];
+        else if (strcmp(argv[i], "--scopes") == 0 && i + 1 < argc)
+            scopes = argv[++i];
+        else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc)
+            label = argv[++i];
     }
     const char *cmd = argv[first];
     const char *arg = first + 1 < argc && argv[first + 1][0] != '-' ? argv[first + 1] : NULL;
@@ -541,6 +612,20 @@ main(int argc, char **argv)
         rc = request(&c, "GET", "/api/v1/audit", NULL, NULL, 0);
     } else if (strcmp(cmd, "health") == 0) {
         rc = request(&c, "GET", "/healthz", NULL, NULL, 0);
+    } else if (strcmp(cmd, "login") == 0 && arg) {
+        rc = login(&c, arg, scopes, label);
+    } else if (strcmp(cmd, "whoami") == 0) {
+        rc = request(&c, "GET", "/api/v1/account", NULL, NULL, 0);
+    } else if (strcmp(cmd, "accounts") == 0) {
+        rc = request(&c, "GET", "/api/v1/accounts", NULL, NULL, 0);
+    } else if (strcmp(cmd, "disable") == 0 && arg && strlen(arg) < 128 && !strpbrk(arg, "/?#%")) {
+        snprintf(path, sizeof(path), "/api/v1/accounts/%s/disable", arg);
+        rc = request(&c, "POST", path, "application/json", "{}", 2);
+    } else if (strcmp(cmd, "tokens") == 0) {
+        rc = request(&c, "GET", "/api/v1/tokens", NULL, NULL, 0);
+    } else if (strcmp(cmd, "revoke") == 0 && arg && valid_id(arg)) {
+        snprintf(path, sizeof(path), "/api/v1/tokens/%s", arg);
+        rc = request(&c, "DELETE", path, NULL, NULL, 0);
     } else {
         usage(stderr);
     }

@@ -27,6 +27,7 @@
 
 #include <openssl/evp.h>
 
+#include "admin-api/body.h"
 #include "engine/auth/apitoken.h"
 #include "engine/log.h"
 
@@ -120,29 +121,6 @@ api_actor(const struct anpi_http_req *req)
 }
 
 /* --- credentials ----------------------------------------------------------- */
-
-/* The value of cookie name in a Cookie header, copied into out; false if absent. */
-static bool
-cookie_value(const char *h, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    while (h && *h) {
-        while (*h == ' ' || *h == ';')
-            h++;
-        const char *end = strchr(h, ';');
-        size_t len = end ? (size_t)(end - h) : strlen(h);
-        if (len > nl && strncmp(h, name, nl) == 0 && h[nl] == '=') {
-            size_t vl = len - nl - 1;
-            if (vl >= outlen)
-                return false;
-            memcpy(out, h + nl + 1, vl);
-            out[vl] = '\0';
-            return true;
-        }
-        h = end;
-    }
-    return false;
-}
 
 struct gate_call {
     struct gate_route *rt;
@@ -267,6 +245,7 @@ gate(struct anpi_http_req *req, void *ctx)
     char sess[ANPI_APITOKEN_LEN + 8];
     char hash[ANPI_APITOKEN_HASH_HEX + 1];
     bool session = false;
+    int crc = ANPI_ENOTFOUND;
     if (h && strncmp(h, "Bearer ", 7) == 0) {
         const char *tok = h + 7, *boot = e->cfg->api_token;
         size_t bl = strlen(boot);
@@ -285,8 +264,9 @@ gate(struct anpi_http_req *req, void *ctx)
             anpi_http_respond_error(req, 401, "malformed bearer token");
             return;
         }
-    } else if (!h && cookie && cookie_value(cookie, API_SESSION_COOKIE, sess, sizeof(sess))) {
-        if (anpi_apitoken_hash(sess, hash) != ANPI_OK) {
+    } else if (!h && cookie && (crc = anpi_cookie_find(cookie, API_SESSION_COOKIE, sess, sizeof(sess))) !=
+                                   ANPI_ENOTFOUND) {
+        if (crc != ANPI_OK || anpi_apitoken_hash(sess, hash) != ANPI_OK) {
             /* A cookie this server never issued (another server's, or forged). */
             anpi_http_set_cookie(req, API_SESSION_COOKIE, "gone", 0);
             anpi_http_respond_error(req, 401, "this session cookie was not issued here: sign in again");

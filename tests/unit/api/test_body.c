@@ -208,6 +208,30 @@ test_form_errors(void **state)
     free(b);
 }
 
+/* The session cookie among others, with the blanks browsers and proxies add. */
+static void
+test_cookie_find(void **state)
+{
+    (void)state;
+    char v[16];
+    assert_int_equal(anpi_cookie_find("a=1; anpi_session=abc; b=2", "anpi_session", v, sizeof(v)), ANPI_OK);
+    assert_string_equal(v, "abc");
+    assert_int_equal(anpi_cookie_find("anpi_session=xyz ;b=2", "anpi_session", v, sizeof(v)), ANPI_OK);
+    assert_string_equal(v, "xyz");
+    /* a longer name that starts with ours is another cookie */
+    assert_int_equal(anpi_cookie_find("anpi_session2=no", "anpi_session", v, sizeof(v)), ANPI_ENOTFOUND);
+    assert_int_equal(anpi_cookie_find("x_anpi_session=no", "anpi_session", v, sizeof(v)), ANPI_ENOTFOUND);
+    assert_int_equal(anpi_cookie_find("", "anpi_session", v, sizeof(v)), ANPI_ENOTFOUND);
+    assert_int_equal(anpi_cookie_find("anpi_session=0123456789abcdefXYZ", "anpi_session", v, sizeof(v)),
+                     ANPI_ETOOBIG);
+    /* the first occurrence wins */
+    assert_int_equal(anpi_cookie_find("anpi_session=one; anpi_session=two", "anpi_session", v, sizeof(v)),
+                     ANPI_OK);
+    assert_string_equal(v, "one");
+    assert_int_equal(anpi_cookie_find("anpi_session=", "anpi_session", v, sizeof(v)), ANPI_OK);
+    assert_string_equal(v, "");
+}
+
 int
 main(void)
 {
@@ -217,6 +241,7 @@ main(void)
         cmocka_unit_test(test_json_depth),
         cmocka_unit_test(test_form_decoding),
         cmocka_unit_test(test_form_errors),
+        cmocka_unit_test(test_cookie_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
