@@ -73,6 +73,9 @@ anpi_xstrdup(const char *s)
 char *
 anpi_xstrndup(const char *s, size_t n)
 {
+    /* strndup semantics: at most n bytes, never past the string's NUL (a
+     * caller may pass a cap larger than the string). */
+    n = strnlen(s, n);
     char *p = anpi_xmalloc(n + 1);
     memcpy(p, s, n);
     p[n] = '\0';

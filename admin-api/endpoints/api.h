@@ -101,6 +101,12 @@ int anpi_api_audit_routes(struct anpi_engine *e, struct anpi_http_server *s);
 int anpi_api_directory_routes(struct anpi_engine *e, struct anpi_http_server *s);
 /* manual broadcasts, resend, history, per-group tally, write-back (endpoints/broadcasts.c) */
 int anpi_api_broadcasts_routes(struct anpi_engine *e, struct anpi_http_server *s);
+/* accounts, tokens, one's own password and TOTP (endpoints/accounts.c) */
+int anpi_api_accounts_routes(struct anpi_engine *e, struct anpi_http_server *s);
+/* the console's HTML pages: sign-in, password change, tallies (endpoints/console.c) */
+int anpi_api_console_routes(struct anpi_engine *e, struct anpi_http_server *s);
+/* escalation settings and records of a broadcast (endpoints/escalation.c) */
+int anpi_api_escalation_routes(struct anpi_engine *e, struct anpi_http_server *s);
 /* POST /api/v1/directory/sync: run the directory sync now (endpoints/dirsync.c) */
 int anpi_api_dirsync_routes(struct anpi_engine *e, struct anpi_http_server *s);
 
