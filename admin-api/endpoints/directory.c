@@ -1,7 +1,8 @@
 /* directory.c - read side of the staff directory over the admin API (bearer
  * token):
  *
- *   GET /api/v1/groups                     the group tree, nested children,
+ *   GET /api/v1/groups                     the group tree (the caller's part),
+ *                                          nested children,
  *                                          member counts direct and with
  *                                          subgroups
  *   GET /api/v1/people?group=ID&subgroups=1&limit=N&offset=M
@@ -10,16 +11,24 @@
  *   GET /api/v1/people/{id}                one person, full addresses
  *   GET /api/v1/people/export?format=csv|xlsx&group=ID&subgroups=1
  *                                          the directory in the import
- *                                          format plus addresses_status,
- *                                          every address masked
- *   GET /api/v1/directory/status           who cannot be reached, per group
+ *                                          format plus addresses_status and
+ *                                          attributes, every address masked
+ *   GET /api/v1/directory/status           who cannot be reached, per group;
+ *                                          groups short of group admins
  *
- * Every data query is a function of engine/schema/0011_directory.sql.  The
+ * Every data query is a function of engine/schema/0017_scope_directory.sql
+ * run through api_query(): the caller's account is $1 and the function
+ * shows only what that account sees (a group admin: its groups, their
+ * subgroups and members).  Outside the scope is answered like "does not
+ * exist" (404, same message), so a group admin cannot probe for other
+ * groups or people.  Every read of people rows is noted for the
+ * unusual-access warnings (access.h).  The
  * export copies the rows out of the result on the loop and formats them on
  * the libuv thread pool (CSV in memory; XLSX through libxlsxwriter into a
  * temporary file that is read back and removed), so a large directory never
  * stalls the loop. */
 #include "admin-api/endpoints/api.h"
+#include "admin-api/endpoints/access.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,9 +54,11 @@
 #define DIR_PERSON_ID_MAX 256
 
 /* Columns of anpi_dir_export() after its leading "found" column; the first
- * six are the import format (engine/people_csv.h). */
+ * six are the import format (engine/people_csv.h; regions holds prefecture
+ * and city codes as the importer reads them), then the status of each
+ * address and the free attributes as key=value;key=value. */
 static const char *const EXPORT_COLS[] = { "id", "name", "kana", "emails", "regions", "groups",
-                                           "addresses_status" };
+                                           "addresses_status", "attributes" };
 #define NCOLS ANPI_ARRAY_LEN(EXPORT_COLS)
 
 static const char XLSX_TYPE[] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -90,7 +101,10 @@ group_filter(struct anpi_http_req *req, char ids[24], bool *sub)
 }
 
 /* Answers with the JSON text in row 0, column 0; NULL -> 404 with the
- * message in c->notice. */
+ * message in c->notice.  A people read has the number of people rows it
+ * returned in column 1 and its name in c->decision: that is noted for the
+ * unusual-access warnings before the answer goes out (the request is gone
+ * after it). */
 static void
 json_cb(void *arg, const PGresult *res, const char *err)
 {
@@ -100,17 +114,31 @@ json_cb(void *arg, const PGresult *res, const char *err)
     } else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
         anpi_http_respond_error(c->req, 404, "%s", c->notice ? c->notice : "not found");
     } else {
+        int64_t rows = 0;
+        if (c->decision[0] && PQnfields(res) >= 2 &&
+            anpi_parse_int64(PQgetvalue(res, 0, 1), 0, INT64_MAX, &rows) == ANPI_OK)
+            api_note_read(c->e, c->req, c->decision, (long long)rows);
         const char *t = PQgetvalue(res, 0, 0);
         anpi_http_respond(c->req, 200, "application/json", t, strlen(t));
     }
     api_call_free(c);
 }
 
+/* A people read: json_cb notes its rows under what. */
+static struct api_call *
+people_call(struct anpi_engine *e, struct anpi_http_req *req, const char *what)
+{
+    struct api_call *c = api_call_new(e, req);
+    snprintf(c->decision, sizeof(c->decision), "%s", what);
+    return c;
+}
+
 static void
 h_groups(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    anpi_db_query(e->db, "SELECT anpi_dir_groups_json()::text", 0, NULL, json_cb, api_call_new(e, req));
+    /* names and counts only: not a read of people records */
+    api_query(api_call_new(e, req), "SELECT anpi_dir_groups_json($1::bigint)::text", 0, NULL, json_cb);
 }
 
 static void
@@ -135,10 +163,12 @@ h_people(struct anpi_http_req *req, void *ctx)
     snprintf(ls, sizeof(ls), "%lld", (long long)limit);
     snprintf(os, sizeof(os), "%lld", (long long)offset);
     const char *p[4] = { gid[0] ? gid : NULL, sub ? "true" : "false", ls, os };
-    struct api_call *c = api_call_new(e, req);
+    struct api_call *c = people_call(e, req, "people.list");
     c->notice = anpi_xasprintf("no group %s", gid);
-    anpi_db_query(e->db, "SELECT anpi_dir_people_json($1::bigint, $2::boolean, $3::int, $4::int)::text", 4, p,
-                  json_cb, c);
+    api_query(c,
+              "SELECT j::text, coalesce(jsonb_array_length(j->'people'), 0)"
+              " FROM anpi_dir_people_json($1::bigint, $2::bigint, $3::boolean, $4::int, $5::int) j",
+              4, p, json_cb);
 }
 
 static void
@@ -151,9 +181,9 @@ h_person(struct anpi_http_req *req, void *ctx)
         return;
     }
     const char *p[1] = { id };
-    struct api_call *c = api_call_new(e, req);
+    struct api_call *c = people_call(e, req, "people.get");
     c->notice = anpi_xasprintf("no person \"%.64s\"", id);
-    anpi_db_query(e->db, "SELECT anpi_dir_person_json($1)::text", 1, p, json_cb, c);
+    api_query(c, "SELECT j::text, 1 FROM anpi_dir_person_json($1::bigint, $2) j", 1, p, json_cb);
 }
 
 static void
@@ -163,7 +193,13 @@ h_status(struct anpi_http_req *req, void *ctx)
     char cap[16];
     snprintf(cap, sizeof(cap), "%d", DIR_STATUS_LIST_MAX);
     const char *p[1] = { cap };
-    anpi_db_query(e->db, "SELECT anpi_dir_status_json($1::int)::text", 1, p, json_cb, api_call_new(e, req));
+    /* the people rows are those of the two lists (the second is a subset
+     * of the first, so they are counted once) */
+    api_query(people_call(e, req, "people.status"),
+              "SELECT j::text, (SELECT count(DISTINCT x->>'id') FROM jsonb_array_elements("
+              "coalesce(j->'no_usable_address', '[]') || coalesce(j->'only_bouncing_or_invalid', '[]')) x)"
+              " FROM anpi_dir_status_json($1::bigint, $2::int) j",
+              1, p, json_cb);
 }
 
 /* --- export ---------------------------------------------------------------- */
@@ -376,6 +412,7 @@ exported_rows_cb(void *arg, const PGresult *res, const char *err)
         api_call_free(c);
         return;
     }
+    api_note_read(c->e, c->req, "people.export", nt);
     struct export_job *j = anpi_xcalloc(1, sizeof(*j));
     j->req = c->req;
     j->xlsx = strcmp(c->decision, "xlsx") == 0;
@@ -427,17 +464,13 @@ h_export(struct anpi_http_req *req, void *ctx)
     bool sub = false;
     if (!group_filter(req, gid, &sub))
         return;
-    /* who: the bearer token is shared, so the client kind and the peer
-     * address are what identifies the caller until accounts exist */
-    const char *client = anpi_http_header(req, "X-Anpi-Client");
-    const char *actor = client && strcmp(client, "anpictl") == 0 ? "cli" : "api";
     const char *peer = anpi_http_peer(req);
-    const char *p[5] = { gid[0] ? gid : NULL, sub ? "true" : "false", fmt, actor, peer ? peer : "" };
+    const char *p[5] = { gid[0] ? gid : NULL, sub ? "true" : "false", fmt, api_actor(req), peer ? peer : "" };
     struct api_call *c = api_call_new(e, req);
     snprintf(c->decision, sizeof(c->decision), "%s", fmt);
     c->notice = anpi_xasprintf("no group %s", gid);
-    anpi_db_query(e->db, "SELECT * FROM anpi_dir_export($1::bigint, $2::boolean, $3, $4, $5)", 5, p,
-                  exported_rows_cb, c);
+    api_query(c, "SELECT * FROM anpi_dir_export($1::bigint, $2::bigint, $3::boolean, $4, $5, $6)", 5, p,
+              exported_rows_cb);
 }
 
 int

@@ -7,9 +7,21 @@ subgroups, paged), one person, both exports (CSV: masked addresses,
 formula-safe cells, the import columns plus addresses_status; XLSX: opened
 with zipfile, no local part anywhere in the package), the registration status
 after addresses are marked bouncing/invalid through psql, 404s for unknown
-people and groups, and the audit entries of the exports.  Prints TAP."""
+people and groups, and the audit entries of the exports.
 
+Then scope (schema 0017): a group admin of 本省/大臣官房 (an account made
+through POST /api/v1/accounts and a token from POST /api/v1/tokens, or, where
+those are not in this tree yet, rows written with psql) sees its groups as
+the roots of the tree, only its people in lists, one-person reads, exports
+and the status, and gets for a group or person outside its scope exactly
+the 404 body of one that does not exist.  The system-wide status lists the
+groups with fewer than two active group admins.  Person objects carry the
+free attributes and city codes; the export has them too (cities in the
+regions column, attributes as key=value;key=value).  Prints TAP."""
+
+import base64
 import csv
+import hashlib
 import io
 import json
 import os
@@ -77,6 +89,45 @@ def find(nodes, path):
 
 def leaks(text):
     return [lp for lp in LOCAL_PARTS if lp + "@" in text]
+
+
+def sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def group_admin(api, pg, login, password, groups):
+    """A group-admin account for groups and a bearer token acting as it:
+    through the accounts API (POST /api/v1/accounts, POST /api/v1/tokens);
+    where that is not in this tree yet, rows written with psql (the token
+    as apitoken.h makes them, only its SHA-256 stored).  Returns (token, how)."""
+    s, j = api.post("/api/v1/accounts", body={"login": login, "password": password, "role": "group-admin",
+                                              "groups": groups})
+    if s in (200, 201):
+        s, j = harness.Api(api.base).post("/api/v1/tokens", body={"login": login, "password": password})
+        if s in (200, 201) and isinstance(j, dict) and j.get("token"):
+            return j["token"], "api"
+        raise harness.HarnessError("account %s made but no token: %s %s" % (login, s, j))
+    if s not in (404, 405):
+        raise harness.HarnessError("POST /api/v1/accounts: %s %s" % (s, j))
+    acc = pg.psql("INSERT INTO accounts (login, role, password_hash, must_change, created_by)"
+                  " VALUES (%s, 'group-admin', 'x', false, 'test') RETURNING id" % sql_str(login)).split()[0]
+    for g in groups:
+        pg.psql("INSERT INTO account_groups (account_id, group_id) VALUES (%s, %d)" % (acc, g))
+    return token_for(pg, acc), "psql"
+
+
+def token_for(pg, account_id):
+    token = "anpi_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    pg.psql("INSERT INTO api_tokens (account_id, hash, scopes) VALUES (%s, '%s', 31)"
+            % (account_id, hashlib.sha256(token.encode()).hexdigest()))
+    return token
+
+
+def same_404(a, b, a_id, b_id):
+    """Two 404 answers are the same apart from the id the caller asked for."""
+    (sa, ja), (sb, jb) = a, b
+    norm = (lambda j, i: json.dumps(j, sort_keys=True, ensure_ascii=False).replace(str(i), "<id>"))
+    return sa == sb == 404 and norm(ja, a_id) == norm(jb, b_id)
 
 
 def run(tmp):
@@ -157,8 +208,9 @@ def run(tmp):
               "CSV export: 200, text/csv, attachment with a file name", (s, dict(h or {})))
         check(body.startswith(b"\xef\xbb\xbf"), "CSV export starts with a UTF-8 BOM (Excel)", body[:8])
         rows = list(csv.reader(io.StringIO(text)))
-        check(rows and rows[0] == ["id", "name", "kana", "emails", "regions", "groups", "addresses_status"],
-              "CSV header: the import columns plus addresses_status", rows[:1])
+        check(rows and rows[0] == ["id", "name", "kana", "emails", "regions", "groups", "addresses_status",
+                                   "attributes"],
+              "CSV header: the import columns plus addresses_status and attributes", rows[:1])
         byid = {r[0]: r for r in rows[1:]}
         check(sorted(byid) == ["T1", "T2", "T3", "T4", "T5", "T6"], "CSV has one row per person", rows)
         check(not leaks(text), "CSV export has no local part of any address", leaks(text))
@@ -253,6 +305,102 @@ def run(tmp):
         check(s == 200 and j.get("counts", {}).get("people") == 5, "nor counted in the status", (s, j))
         s, j = api.get("/api/v1/people/T6")
         check(s == 200 and j.get("removed_at"), "GET /people/T6 still answers, with removed_at", (s, j))
+
+        # --- attributes and cities (schema 0015) on the person and in the export
+        pg.psql("UPDATE people SET attributes = '{\"職種\": \"技術\", \"内線\": \"1234\"}' WHERE id = 'T1'")
+        pg.psql("UPDATE people SET attributes = '{\"+tel\": \"1\"}' WHERE id = 'T2'")
+        pg.psql("INSERT INTO person_cities (person_id, city) VALUES ('T1', 13101), ('T1', 13104)")
+        s, j = api.get("/api/v1/people/T1")
+        check(s == 200 and j.get("attributes") == {"職種": "技術", "内線": "1234"}
+              and j.get("cities") == ["13101", "13104"] and j.get("regions") == ["13"],
+              "a person carries attributes and 5-digit city codes", (s, j))
+        s, j = api.get("/api/v1/people?group=%d" % hisho["id"])
+        byp = {p["id"]: p for p in j.get("people", [])} if s == 200 else {}
+        check(byp.get("T3", {}).get("attributes") == {} and byp.get("T3", {}).get("cities") == []
+              and byp.get("T1", {}).get("cities") == ["13101", "13104"],
+              "list entries carry them too (empty when none)", (s, j))
+        s, h, body = raw_get(anpid.admin_url, token, "/api/v1/people/export?format=csv")
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig", "replace"))))
+        check(s == 200 and rows and rows[0] == ["id", "name", "kana", "emails", "regions", "groups",
+                                                 "addresses_status", "attributes"],
+              "the export header ends with attributes", rows[:1])
+        byid = {r[0]: r for r in rows[1:]}
+        check(byid.get("T1", [""] * 8)[4] == "13;13101;13104" and byid["T1"][7] == "内線=1234;職種=技術",
+              "export: city codes in the regions column, attributes as key=value;key=value", byid.get("T1"))
+        check(byid.get("T2", [""] * 8)[7] == "'+tel=1" and byid.get("T4", [""] * 8)[7] == "",
+              "an attributes cell is formula-safe too; empty when none", (byid.get("T2"), byid.get("T4")))
+
+        # --- scope: a group admin of 本省/大臣官房 (and so 秘書課 below it)
+        ga_token, how = group_admin(api, pg, "kanbo-admin", "Shiken-Kanbo-2024!x", [kanbo["id"]])
+        print("# group admin made through %s" % how, flush=True)
+        ga = harness.Api(anpid.admin_url, ga_token)
+        s, j = ga.get("/api/v1/groups")
+        roots = j.get("groups", []) if isinstance(j, dict) else []
+        check(s == 200 and [n["path"] for n in roots] == ["本省/大臣官房"]
+              and [c["path"] for c in roots[0]["children"]] == ["本省/大臣官房/秘書課"]
+              and (roots[0]["members"], roots[0]["members_total"]) == (1, 3),
+              "group admin: the tree is rooted at its group, with its subtree and counts", (s, j))
+        s, j = ga.get("/api/v1/people")
+        check(s == 200 and [p["id"] for p in j.get("people", [])] == ["T1", "T2", "T3"] and j.get("total") == 3,
+              "group admin: the list without group= holds only its people", (s, j))
+        s, j = ga.get("/api/v1/people?group=%d&subgroups=1" % kanbo["id"])
+        check(s == 200 and [p["id"] for p in j.get("people", [])] == ["T1", "T2", "T3"],
+              "group admin: its own group with subgroups", (s, j))
+        t3 = [p for p in j.get("people", []) if p["id"] == "T3"] if s == 200 else []
+        check(t3 and t3[0]["groups"] == ["本省/大臣官房/秘書課"],
+              "group admin: a shared member shows only the groups in scope (支局 hidden)", t3)
+        none = ga.get("/api/v1/people?group=999999")
+        for g in (shikyoku, honsho):
+            out = ga.get("/api/v1/people?group=%d" % g["id"])
+            check(same_404(out, none, g["id"], 999999),
+                  "group admin: %s (out of scope) is a 404 like a group that does not exist" % g["path"],
+                  (out, none))
+        out, none = ga.get("/api/v1/people/T4"), ga.get("/api/v1/people/NOBODY")
+        check(same_404(out, none, "T4", "NOBODY"), "group admin: a person out of scope is a 404 like an unknown id",
+              (out, none))
+        s, j = ga.get("/api/v1/people/T5")
+        check(s == 404, "group admin: a member of the parent group 本省 is out of scope too", (s, j))
+        s, j = ga.get("/api/v1/people/T1")
+        check(s == 200 and j.get("attributes") == {"職種": "技術", "内線": "1234"}
+              and j.get("cities") == ["13101", "13104"], "group admin: its own person, with attributes", (s, j))
+        s, h, body = raw_get(anpid.admin_url, ga_token, "/api/v1/people/export?format=csv")
+        grows = list(csv.reader(io.StringIO(body.decode("utf-8-sig", "replace"))))
+        check(s == 200 and [r[0] for r in grows[1:]] == ["T1", "T2", "T3"]
+              and [r[5] for r in grows[1:] if r[0] == "T3"] == ["本省/大臣官房/秘書課"],
+              "group admin: the export holds only its people and groups", grows)
+        s1, _, b1 = raw_get(anpid.admin_url, ga_token, "/api/v1/people/export?format=csv&group=%d" % shikyoku["id"])
+        s2, _, b2 = raw_get(anpid.admin_url, ga_token, "/api/v1/people/export?format=csv&group=999999")
+        check(same_404((s1, json.loads(b1 or b"{}")), (s2, json.loads(b2 or b"{}")), shikyoku["id"], 999999),
+              "group admin: exporting a group out of scope is a 404 like an unknown group", (s1, b1, s2, b2))
+        got = pg.psql("SELECT actor || '|' || (detail->>'rows') FROM audit_log WHERE action = 'directory.export'"
+                      " ORDER BY id DESC LIMIT 1")
+        check(got == "kanbo-admin|3", "the export is audited under the group admin's login", got)
+        s, j = ga.get("/api/v1/directory/status")
+        check(s == 200 and j.get("counts", {}).get("people") == 3
+              and [g["path"] for g in j.get("groups", [])] == ["本省/大臣官房", "本省/大臣官房/秘書課"]
+              and [p["id"] for p in j.get("no_usable_address", [])] == ["T2"]
+              and "groups_short_of_admins" not in j,
+              "group admin: the status counts and lists its people and groups only", (s, j))
+
+        # --- groups short of group admins (system-wide roles)
+        s, j = api.get("/api/v1/directory/status")
+        short = {g["path"]: g["admins"] for g in j.get("groups_short_of_admins", [])} if s == 200 else {}
+        check(short == {"本省": 0, "本省/大臣官房": 1, "本省/大臣官房/秘書課": 0, "支局": 0},
+              "status: every group has fewer than two group admins (大臣官房 has one)", (s, j))
+        second = pg.psql("INSERT INTO accounts (login, role, password_hash, must_change, created_by)"
+                         " VALUES ('kanbo-admin2', 'group-admin', 'x', false, 'test') RETURNING id").split()[0]
+        gone = pg.psql("INSERT INTO accounts (login, role, password_hash, must_change, created_by, disabled_at)"
+                       " VALUES ('shikyoku-old', 'group-admin', 'x', false, 'test', now()) RETURNING id").split()[0]
+        pg.psql("INSERT INTO account_groups VALUES (%s, %d), (%s, %d), (%s, %d)"
+                % (second, kanbo["id"], gone, shikyoku["id"], gone, hisho["id"]))
+        s, j = api.get("/api/v1/directory/status")
+        short = {g["path"]: g["admins"] for g in j.get("groups_short_of_admins", [])} if s == 200 else {}
+        check(short == {"本省": 0, "本省/大臣官房/秘書課": 0, "支局": 0},
+              "status: two active admins take 大臣官房 off the list; a disabled admin does not count", (s, j))
+        vtoken = token_for(pg, pg.psql("INSERT INTO accounts (login, role, password_hash, must_change, created_by)"
+                                       " VALUES ('viewer1', 'viewer', 'x', false, 'test') RETURNING id").split()[0])
+        s, j = harness.Api(anpid.admin_url, vtoken).get("/api/v1/people")
+        check(s == 200 and j.get("total") == 5, "a viewer sees the whole directory", (s, j))
 
         rc = anpid.stop()
         check(rc == 0, "anpid exits cleanly", rc)
