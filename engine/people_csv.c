@@ -17,10 +17,12 @@
 
 #include "engine/csv.h"
 
-enum col { C_ID, C_NAME, C_KANA, C_EMAILS, C_REGIONS, C_GROUPS, C_COUNT };
+/* The required columns, then the optional ones (C_REQUIRED..C_COUNT-1). */
+enum col { C_ID, C_NAME, C_KANA, C_EMAILS, C_REGIONS, C_GROUPS, C_REQUIRED,
+           C_ATTRS = C_REQUIRED, C_ADDR_STATUS, C_COUNT };
 
 static const char *const col_names[C_COUNT] = {
-    "id", "name", "kana", "emails", "regions", "groups",
+    "id", "name", "kana", "emails", "regions", "groups", "attributes", "addresses_status",
 };
 
 #define MAX_STORED_FIELDS 64    /* a row never needs more; the count goes on */
@@ -86,6 +88,15 @@ anpi_mail_addr_ok(const char *s, size_t len)
     return labels >= 2 && !all_digits;
 }
 
+bool
+anpi_mail_addr_masked(const char *s, size_t len)
+{
+    size_t stars = 0;
+    while (stars < len && s[stars] == '*')
+        stars++;
+    return stars > 0 && stars < len && s[stars] == '@' && anpi_mail_addr_ok(s, len);
+}
+
 static const char *const prefectures[47] = {
     "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県",
     "茨城県", "栃木県", "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県",
@@ -113,6 +124,27 @@ names:
         if (strlen(prefectures[i]) == len && memcmp(prefectures[i], s, len) == 0)
             return i + 1;
     return 0;
+}
+
+int
+anpi_jisx0402_check_digit(int code5)
+{
+    static const int weight[5] = { 2, 3, 4, 5, 6 };   /* from the last digit */
+    int sum = 0;
+    for (int i = 0; i < 5; i++, code5 /= 10)
+        sum += (code5 % 10) * weight[i];
+    return (11 - sum % 11) % 10;
+}
+
+/* Characters (code points) of UTF-8 text: the bytes that start one. */
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            n++;
+    return n;
 }
 
 /* ---- id index (duplicate detection over up to 200,000 rows) ------------ */
@@ -181,9 +213,15 @@ row_free(struct anpi_person_row *r)
         free(r->emails[i]);
     free(r->emails);
     free(r->regions);
+    free(r->cities);
     for (size_t i = 0; i < r->ngroups; i++)
         free(r->groups[i]);
     free(r->groups);
+    for (size_t i = 0; i < r->nattrs; i++) {
+        free(r->attrs[i].key);
+        free(r->attrs[i].value);
+    }
+    free(r->attrs);
 }
 
 void
@@ -196,6 +234,7 @@ anpi_people_csv_free(struct anpi_people_csv *p)
     free(p->rows);
     p->rows = NULL;
     p->nrows = 0;
+    p->has_attributes = false;
 }
 
 static bool
@@ -213,7 +252,7 @@ typedef void (*item_fn)(struct anpi_csv_ctx *c, struct anpi_person_row *row, con
 
 static void
 each_item(struct anpi_csv_ctx *c, struct anpi_person_row *row, const char *s, size_t len,
-          item_fn fn, const char *col)
+          item_fn fn, const char *col, unsigned max)
 {
     bool overflow = false;
     const char *end = s + len;
@@ -230,8 +269,7 @@ each_item(struct anpi_csv_ctx *c, struct anpi_person_row *row, const char *s, si
         s = semi + 1;
     }
     if (overflow)
-        anpi_csv_err(c, "line %d: %s: more than %u values", row->line, col,
-                     ANPI_PEOPLE_CSV_MAX_VALUES);
+        anpi_csv_err(c, "line %d: %s: more than %u values", row->line, col, max);
 }
 
 static void
@@ -244,14 +282,20 @@ add_email(struct anpi_csv_ctx *c, struct anpi_person_row *row, const char *s, si
                      anpi_csv_shown(q, sizeof(q), s, len, false));
         return;
     }
-    char *e = anpi_xstrndup(s, len);
+    /* an export's "****@domain" in the form the export writes, whatever
+     * the number of stars */
+    bool masked = anpi_mail_addr_masked(s, len);
+    const char *at = memchr(s, '@', len);
+    char *e = masked ? anpi_xasprintf("****%.*s", (int)(len - (size_t)(at - s)), at)
+                     : anpi_xstrndup(s, len);
     /* domains are case-insensitive: store them lower-case */
     for (char *d = strchr(e, '@'); *d; d++)
         if (*d >= 'A' && *d <= 'Z')
             *d = (char)(*d - 'A' + 'a');
     /* local parts are case-sensitive in theory and never in practice: the
-     * same person must not get the same alert twice */
-    if (str_in(row->emails, row->nemails, e, true)) {
+     * same person must not get the same alert twice.  Two masked addresses
+     * at one domain are two different addresses. */
+    if (!masked && str_in(row->emails, row->nemails, e, true)) {
         free(e);
         return;
     }
@@ -264,24 +308,74 @@ add_email(struct anpi_csv_ctx *c, struct anpi_person_row *row, const char *s, si
 }
 
 static void
+put_code(int *list, size_t *n, int code, bool *overflow)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (list[i] == code)
+            return;
+    if (*n == ANPI_PEOPLE_CSV_MAX_VALUES) {
+        *overflow = true;
+        return;
+    }
+    list[(*n)++] = code;
+}
+
+/* A JIS X 0402 municipality code, 5 digits or 6 with the check digit.
+ * Returns the 5-digit code, or 0 after reporting why not. */
+static int
+city_code(struct anpi_csv_ctx *c, int line, const char *s, size_t len)
+{
+    int v = 0;
+    for (size_t i = 0; i < 5; i++)
+        v = v * 10 + (s[i] - '0');
+    int pref = v / 1000;
+    if (pref < 1 || pref > 47) {
+        anpi_csv_err(c, "line %d: regions: \"%.*s\" is not a municipality code (JIS X 0402): "
+                     "there is no prefecture %02d", line, (int)len, s, pref);
+        return 0;
+    }
+    if (len == 6) {
+        int want = anpi_jisx0402_check_digit(v);
+        if (s[5] - '0' != want) {
+            anpi_csv_err(c, "line %d: regions: \"%.*s\" has a wrong check digit (JIS X 0402: "
+                         "%05d takes %d)", line, (int)len, s, v, want);
+            return 0;
+        }
+    }
+    return v;
+}
+
+static bool
+all_digits(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static void
 add_region(struct anpi_csv_ctx *c, struct anpi_person_row *row, const char *s, size_t len,
            bool *overflow)
 {
     char q[ANPI_CSV_QUOTED_MAX * 2];
+    if ((len == 5 || len == 6) && all_digits(s, len)) {
+        int city = city_code(c, row->line, s, len);
+        if (!city)
+            return;
+        /* the municipality part 000 is the prefecture's own code */
+        if (city % 1000)
+            put_code(row->cities, &row->ncities, city, overflow);
+        put_code(row->regions, &row->nregions, city / 1000, overflow);
+        return;
+    }
     int code = anpi_prefecture_code(s, len);
     if (!code) {
         anpi_csv_err(c, "line %d: regions: \"%s\" is not a prefecture code 01-47", row->line,
                      anpi_csv_shown(q, sizeof(q), s, len, false));
         return;
     }
-    for (size_t i = 0; i < row->nregions; i++)
-        if (row->regions[i] == code)
-            return;
-    if (row->nregions == ANPI_PEOPLE_CSV_MAX_VALUES) {
-        *overflow = true;
-        return;
-    }
-    row->regions[row->nregions++] = code;
+    put_code(row->regions, &row->nregions, code, overflow);
 }
 
 static void
@@ -312,6 +406,52 @@ add_group(struct anpi_csv_ctx *c, struct anpi_person_row *row, const char *s, si
         return;
     }
     row->groups[row->ngroups++] = g;
+}
+
+/* One "key=value" item of the attributes cell. */
+static void
+add_attr(struct anpi_csv_ctx *c, struct anpi_person_row *row, const char *s, size_t len,
+         bool *overflow)
+{
+    char q[ANPI_CSV_QUOTED_MAX * 2];
+    const char *eq = memchr(s, '=', len);
+    if (!eq) {
+        anpi_csv_err(c, "line %d: attributes: \"%s\" is not key=value", row->line,
+                     anpi_csv_shown(q, sizeof(q), s, len, false));
+        return;
+    }
+    const char *k = s, *v = eq + 1;
+    size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
+    anpi_csv_trim(&k, &klen);
+    anpi_csv_trim(&v, &vlen);
+    const char *why = NULL;
+    if (klen == 0)
+        why = "has no key";
+    else if (utf8_chars(k, klen) > ANPI_PEOPLE_CSV_MAX_ATTR_KEY)
+        why = "has a key longer than 64 characters";
+    else if (utf8_chars(v, vlen) > ANPI_PEOPLE_CSV_MAX_ATTR_VALUE)
+        why = "has a value longer than 256 characters";
+    else if (has_control(k, klen, false) || has_control(v, vlen, false))
+        why = "contains a control character";
+    if (why) {
+        anpi_csv_err(c, "line %d: attributes: \"%s\" %s", row->line,
+                     anpi_csv_shown(q, sizeof(q), s, len, false), why);
+        return;
+    }
+    for (size_t i = 0; i < row->nattrs; i++) {
+        if (strlen(row->attrs[i].key) == klen && memcmp(row->attrs[i].key, k, klen) == 0) {
+            anpi_csv_err(c, "line %d: attributes: key \"%s\" appears twice", row->line,
+                         anpi_csv_shown(q, sizeof(q), k, klen, false));
+            return;
+        }
+    }
+    if (row->nattrs == ANPI_PEOPLE_CSV_MAX_ATTRS) {
+        *overflow = true;
+        return;
+    }
+    row->attrs[row->nattrs].key = anpi_xstrndup(k, klen);
+    row->attrs[row->nattrs].value = anpi_xstrndup(v, vlen);
+    row->nattrs++;
 }
 
 static void
@@ -352,23 +492,34 @@ check_row(struct anpi_csv_ctx *c, const struct anpi_csv_record *rec, const int *
     row->emails = anpi_xcalloc(ANPI_PEOPLE_CSV_MAX_VALUES, sizeof(char *));
     anpi_csv_cell(rec, colidx[C_EMAILS], &s, &len);
     size_t before = c->nerr;
-    each_item(c, row, s, len, add_email, "emails");
+    each_item(c, row, s, len, add_email, "emails", ANPI_PEOPLE_CSV_MAX_VALUES);
     if (row->nemails == 0 && c->nerr == before)
         anpi_csv_err(c, "line %d: emails: at least one mail address is required", rec->line);
 
     row->regions = anpi_xcalloc(ANPI_PEOPLE_CSV_MAX_VALUES, sizeof(int));
+    row->cities = anpi_xcalloc(ANPI_PEOPLE_CSV_MAX_VALUES, sizeof(int));
     anpi_csv_cell(rec, colidx[C_REGIONS], &s, &len);
-    each_item(c, row, s, len, add_region, "regions");
+    each_item(c, row, s, len, add_region, "regions", ANPI_PEOPLE_CSV_MAX_VALUES);
 
     row->groups = anpi_xcalloc(ANPI_PEOPLE_CSV_MAX_VALUES, sizeof(char *));
     anpi_csv_cell(rec, colidx[C_GROUPS], &s, &len);
-    each_item(c, row, s, len, add_group, "groups");
+    each_item(c, row, s, len, add_group, "groups", ANPI_PEOPLE_CSV_MAX_VALUES);
+
+    if (colidx[C_ATTRS] >= 0) {
+        row->attrs = anpi_xcalloc(ANPI_PEOPLE_CSV_MAX_ATTRS, sizeof(*row->attrs));
+        anpi_csv_cell(rec, colidx[C_ATTRS], &s, &len);
+        each_item(c, row, s, len, add_attr, "attributes", ANPI_PEOPLE_CSV_MAX_ATTRS);
+    }
+    /* C_ADDR_STATUS: the export's address statuses, which an import does
+     * not set (they come from delivery), so ignored */
 }
 
 struct parse_state {
     struct anpi_people_csv *out;
     size_t rows_cap;
     struct id_index ix;
+    const int *which;           /* enum col of each column of the spec */
+    size_t ncolumns;
 };
 
 static void
@@ -383,25 +534,101 @@ take_row(void *arg, struct anpi_csv_ctx *c, const struct anpi_csv_record *rec,
     }
     struct anpi_person_row *row = &out->rows[out->nrows++];
     memset(row, 0, sizeof(*row));
-    check_row(c, rec, colidx, row, &st->ix);
+    int full[C_COUNT];
+    for (size_t k = 0; k < C_COUNT; k++)
+        full[k] = -1;
+    for (size_t k = 0; k < st->ncolumns; k++)
+        full[st->which[k]] = colidx[k];
+    check_row(c, rec, full, row, &st->ix);
+}
+
+/* Which optional columns the header row names.  engine/csv.c wants every
+ * column of its spec present, so the spec is made to fit the header: this
+ * reads the first non-blank record with the same quoting rules, looking only
+ * for the optional names; everything else about the header (unknown,
+ * duplicate or missing columns, bad syntax) is still csv.c's to check. */
+static void
+header_has(const char *data, size_t len, bool *has)
+{
+    const char *p = data, *end = data + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    /* blank lines come before the header */
+    for (;;) {
+        if (p < end && *p == '\n')
+            p++;
+        else if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+            p += 2;
+        else
+            break;
+    }
+    char name[32];
+    for (;;) {
+        size_t n = 0;
+        bool fits = true;
+        if (p < end && *p == '"') {
+            for (p++; p < end; p++) {
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"')
+                        p++;
+                    else {
+                        p++;
+                        break;
+                    }
+                }
+                if (n < sizeof(name))
+                    name[n++] = *p;
+                else
+                    fits = false;
+            }
+        }
+        while (p < end && *p != ',' && *p != '\n') {
+            if (n < sizeof(name))
+                name[n++] = *p;
+            else
+                fits = false;
+            p++;
+        }
+        const char *s = name;
+        anpi_csv_trim(&s, &n);
+        for (int k = C_REQUIRED; fits && k < C_COUNT; k++)
+            if (strlen(col_names[k]) == n && strncasecmp(col_names[k], s, n) == 0)
+                has[k] = true;
+        if (p >= end || *p == '\n')
+            return;
+        p++;                    /* the ',' */
+    }
 }
 
 int
 anpi_people_csv_parse(const char *data, size_t len, struct anpi_people_csv *out,
                       struct anpi_errors *errs)
 {
-    static const struct anpi_csv_spec spec = {
-        .columns = col_names,
-        .ncolumns = C_COUNT,
+    bool has[C_COUNT] = { false };
+    const char *cols[C_COUNT];
+    int which[C_COUNT];
+    size_t ncols = 0;
+    if (len <= ANPI_PEOPLE_CSV_MAX_INPUT)
+        header_has(data, len, has);
+    for (int k = 0; k < C_COUNT; k++) {
+        if (k < C_REQUIRED || has[k]) {
+            cols[ncols] = col_names[k];
+            which[ncols++] = k;
+        }
+    }
+    const struct anpi_csv_spec spec = {
+        .columns = cols,
+        .ncolumns = ncols,
         .max_input = ANPI_PEOPLE_CSV_MAX_INPUT,
         .max_rows = ANPI_PEOPLE_CSV_MAX_ROWS,
         .max_field = ANPI_PEOPLE_CSV_MAX_FIELD,
         .max_stored_fields = MAX_STORED_FIELDS,
     };
     struct anpi_csv_ctx c = { .errs = errs, .max_errors = ANPI_PEOPLE_CSV_MAX_ERRORS };
-    struct parse_state st = { .out = out };
+    struct parse_state st = { .out = out, .which = which, .ncolumns = ncols };
     out->nrows = 0;
     out->rows = NULL;
+    out->has_attributes = has[C_ATTRS];
 
     int rc = anpi_csv_read(&spec, data, len, &c, take_row, &st);
     free(st.ix.key);
@@ -526,6 +753,7 @@ anpi_people_csv_parse_any(const char *data, size_t len, struct anpi_people_csv *
     const char *enc = NULL;
     out->nrows = 0;
     out->rows = NULL;
+    out->has_attributes = false;
     int rc = anpi_people_csv_decode(data, len, &conv, &clen, &enc, errs);
     if (encoding)
         *encoding = enc;

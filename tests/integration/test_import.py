@@ -12,7 +12,12 @@ only (試験 names, example.jp).  Checks:
   - directory.sync: with `at` the current minute (JST) the scheduled sync runs
     from a file and mails the report to the report group; POST
     /api/v1/directory/sync runs it now (also from an http URL), and a garbled
-    source mails a failure report and changes nothing.
+    source mails a failure report and changes nothing;
+  - the attributes column and JIS X 0402 city codes in regions (schema 0016):
+    stored, reported as changes of "attributes"/"cities" (dry run too), kept
+    when the column is absent, garbled cells refused with their lines and
+    nothing applied; an export's masked addresses and addresses_status
+    import as no change, and the CSV export imports again unchanged.
 Prints TAP."""
 
 import http.server
@@ -23,6 +28,8 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -88,6 +95,132 @@ def reports_to(sink, addr):
 def body_text(msg):
     part = msg.get_body(preferencelist=("plain",))
     return part.get_content() if part else ""
+
+
+HEADER_A = "id,name,kana,emails,regions,groups,attributes\n"
+
+
+def extras(pg, pid):
+    """attributes (jsonb text)|cities|regions of one person."""
+    return pg.psql(
+        "SELECT p.attributes::text || '|' ||"
+        " coalesce((SELECT string_agg(city::text, ';' ORDER BY city) FROM person_cities"
+        "           WHERE person_id = p.id), '') || '|' ||"
+        " coalesce((SELECT string_agg(pref::text, ';' ORDER BY pref) FROM person_regions"
+        "           WHERE person_id = p.id), '')"
+        " FROM people p WHERE p.id = '%s'" % pid)
+
+
+def extras_snapshot(pg):
+    return snapshot(pg) + "/" + pg.psql(
+        "SELECT coalesce(string_agg(id || '=' || attributes::text, ',' ORDER BY id), '') FROM people") + \
+        "/" + pg.psql("SELECT coalesce(string_agg(person_id || ':' || city, ',' ORDER BY person_id, city), '')"
+                      " FROM person_cities")
+
+
+def attributes_and_cities(pg, api):
+    """The attributes column, JIS X 0402 city codes in regions, masked
+    addresses and addresses_status (an export imported again)."""
+    # the directory now: A1, P1 (13;27), P5, P6 from the sync above
+    s, j = post_csv(api, HEADER_A + (
+        "P7,試験 七郎,しけん しちろう,nana@example.jp;nana.m@example.jp,131016;27,本省,"
+        "\"内線=1234; 職種 = 技術\"\n"
+        "P1,試験 一郎,しけん いちろう,taro@example.jp,13;27;27100,本省/大臣官房,職種=事務\n"))
+    check(s == 200 and j.get("added") == ["P7"]
+          and j.get("changed") == [{"id": "P1", "fields": ["cities", "attributes"]}],
+          "attributes and city codes import; the report names cities and attributes as changes",
+          (s, j))
+    check(extras(pg, "P7") == '{"内線": "1234", "職種": "技術"}|13101|13;27'
+          and extras(pg, "P1") == '{"職種": "事務"}|27100|13;27',
+          "…stored: attributes as a JSON object, cities as 5-digit codes (check digit dropped),"
+          " the city's prefecture among the regions", (extras(pg, "P7"), extras(pg, "P1")))
+
+    # update one attribute: dry run first, then for real
+    upd = HEADER_A + (
+        "P7,試験 七郎,しけん しちろう,nana@example.jp;nana.m@example.jp,131016;27,本省,"
+        "内線=5678;職種=技術\n"
+        "P1,試験 一郎,しけん いちろう,taro@example.jp,13;27;27100,本省/大臣官房,職種=事務\n")
+    before = extras_snapshot(pg)
+    s, j = post_csv(api, upd, "?dry_run=1")
+    check(s == 200 and j.get("dry_run") is True and j.get("added") == []
+          and j.get("changed") == [{"id": "P7", "fields": ["attributes"]}] and j.get("unchanged") == 1,
+          "dry run: one changed attribute is reported as a change of attributes", (s, j))
+    check(extras_snapshot(pg) == before, "…and the dry run changed nothing", (before, extras_snapshot(pg)))
+    s, j = post_csv(api, upd)
+    check(s == 200 and j.get("changed") == [{"id": "P7", "fields": ["attributes"]}]
+          and extras(pg, "P7") == '{"内線": "5678", "職種": "技術"}|13101|13;27',
+          "the update changes the attribute", (s, j, extras(pg, "P7")))
+
+    # the spine's format (no attributes column) leaves attributes alone
+    s, j = post_csv(api, HEADER + "P7,試験 七郎,しけん しちろう,nana@example.jp;nana.m@example.jp,"
+                    "13101;27,本省\n")
+    check(s == 200 and j.get("changed") == [] and j.get("unchanged") == 1
+          and extras(pg, "P7").startswith('{"内線": "5678"'),
+          "a CSV without the attributes column keeps the stored attributes", (s, j))
+    # an empty cell clears them, a city dropped from regions is removed
+    s, j = post_csv(api, HEADER_A + "P7,試験 七郎,しけん しちろう,nana@example.jp;nana.m@example.jp,"
+                    "27,本省,\n", "?dry_run=1")
+    check(s == 200 and j.get("changed") == [{"id": "P7", "fields": ["regions", "cities", "attributes"]}],
+          "an empty attributes cell and a dropped city would be changes", (s, j))
+
+    # garbled cells: every row error with its line, nothing applied
+    before = extras_snapshot(pg)
+    bad = HEADER_A + (
+        "P7,試験 七郎,,nana@example.jp,131016,本省,\"内線=1;内線=2\"\n"
+        "P8,試験 八郎,,hachi@example.jp,131017,本省,職種\n"
+        "P9,試験 九郎,,kyu@example.jp,48101,本省,=x\n")
+    s, j = post_csv(api, bad)
+    errs = j.get("errors", []) if isinstance(j, dict) else []
+    want = ['line 2: attributes: key "内線" appears twice',
+            'line 3: regions: "131017" has a wrong check digit (JIS X 0402: 13101 takes 6)',
+            'line 3: attributes: "職種" is not key=value',
+            'line 4: regions: "48101" is not a municipality code (JIS X 0402): there is no prefecture 48',
+            'line 4: attributes: "=x" has no key']
+    check(s == 400 and all(w in errs for w in want) and len(errs) == len(want),
+          "garbled attributes and city codes are refused, each with its line", (s, j))
+    check(extras_snapshot(pg) == before and person(pg, "P8") == "",
+          "…and nothing was applied", (before, extras_snapshot(pg)))
+
+    # an export's masked addresses stand for the current ones
+    s, j = post_csv(api, "id,name,kana,emails,regions,groups,addresses_status,attributes\n"
+                    "P7,試験 七郎,しけん しちろう,****@example.jp;****@example.jp,13101;27,本省,"
+                    "unverified;unverified,内線=5678;職種=技術\n")
+    check(s == 200 and j.get("changed") == [] and j.get("unchanged") == 1
+          and person(pg, "P7").split("|")[2] == "nana@example.jp;nana.m@example.jp",
+          "masked addresses and addresses_status (an export) import as no change", (s, j, person(pg, "P7")))
+    s, j = post_csv(api, HEADER + "P7,試験 七郎,しけん しちろう,****@example.jp;new7@example.jp,13101;27,本省\n")
+    check(s == 200 and j.get("changed") == [{"id": "P7", "fields": ["emails"]}]
+          and person(pg, "P7").split("|")[2] == "nana@example.jp;new7@example.jp",
+          "a masked address next to a new one: the first is kept, the second replaced",
+          (s, j, person(pg, "P7")))
+    before = extras_snapshot(pg)
+    s, j = post_csv(api, HEADER + "P5,試験 五郎,しけん ごろう,goro@example.jp,13,支社\n"
+                    "P10,試験 十郎,,****@example.jp,13,\n")
+    check(s == 400 and j.get("errors") == [
+              'line 3: emails: "****@example.jp" is masked (as an export writes it) and P10 has no other '
+              'current address at example.jp it could stand for; write the address in full'],
+          "a masked address with nothing to stand for is refused with its line", (s, j))
+    check(extras_snapshot(pg) == before, "…and nothing was applied")
+
+    # the export, imported again as it is: nothing changes
+    s, h, body = raw_export(api)
+    if check(s == 200, "the CSV export downloads", s):
+        s, j = post_csv(api, body, "?dry_run=1")
+        check(s == 200 and j.get("changed") == [] and j.get("added") == [],
+              "the export imports again as no change (masked addresses, addresses_status, cities,"
+              " attributes)", (s, j))
+
+
+def raw_export(api):
+    """(status, headers, bytes) of the CSV export (a file, not JSON)."""
+    req = urllib.request.Request(api.base + "/api/v1/people/export?format=csv",
+                                 headers={"Authorization": "Bearer " + api.token})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.headers, e.read()
 
 
 def run(tmp):
@@ -279,6 +412,7 @@ def run(tmp):
         s, j = api.post("/api/v1/directory/sync", body=b"")
         check(s == 404 and "not configured" in str(j), "without directory.sync the endpoint says so",
               (s, j))
+        attributes_and_cities(pg, api)
         rc = anpid.stop()
         check(rc == 0, "anpid exits cleanly", rc)
 

@@ -1,4 +1,5 @@
 /* fuzz_people_csv.c - libFuzzer target for engine/people_csv.c. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t k = 0; k < r->nregions; k++)
                 if (r->regions[k] < 1 || r->regions[k] > 47)
                     abort();
+            /* a city is a real municipality code and its prefecture is
+             * one of the regions */
+            for (size_t k = 0; k < r->ncities; k++) {
+                int c = r->cities[k];
+                bool pref_in = false;
+                for (size_t j = 0; j < r->nregions; j++)
+                    pref_in |= r->regions[j] == c / 1000;
+                if (c < 1001 || c > 47999 || c % 1000 == 0 || !pref_in)
+                    abort();
+            }
+            /* attributes only with the column; keys non-empty and unique */
+            if ((!out.has_attributes && r->nattrs) || r->nattrs > ANPI_PEOPLE_CSV_MAX_ATTRS)
+                abort();
+            for (size_t k = 0; k < r->nattrs; k++) {
+                if (!r->attrs[k].key[0] || strchr(r->attrs[k].key, '=') ||
+                    strchr(r->attrs[k].key, ';') || strchr(r->attrs[k].value, ';'))
+                    abort();
+                for (size_t j = 0; j < k; j++)
+                    if (strcmp(r->attrs[j].key, r->attrs[k].key) == 0)
+                        abort();
+            }
         }
     }
     anpi_people_csv_free(&out);

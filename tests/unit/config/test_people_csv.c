@@ -498,6 +498,256 @@ test_garbled(void **state)
     anpi_errors_free(&errs);
 }
 
+/* ---- attributes, municipality codes, the export's columns ---------------- */
+
+#define HEADER_A "id,name,kana,emails,regions,groups,attributes\n"
+
+/* one good row with the attributes column; the parsed file in *p */
+static const struct anpi_person_row *
+one_row(struct parsed *p, const char *data)
+{
+    parse(p, data);
+    if (p->rc)
+        dump(p);
+    assert_int_equal(p->rc, 0);
+    assert_int_equal(p->out.nrows, 1);
+    return &p->out.rows[0];
+}
+
+static void
+test_attributes(void **state)
+{
+    (void)state;
+    struct parsed p;
+    /* white space around items, keys and values; '=' inside a value; an
+     * empty value; an empty item; UTF-8 keys */
+    const struct anpi_person_row *r = one_row(&p, HEADER_A
+        "T001,試験 太郎,,taro@example.jp,13,本省,\" 内線 = 1234 ;職種=技術;;式=a=b;備考= \"\n");
+    assert_true(p.out.has_attributes);
+    assert_int_equal(r->nattrs, 4);
+    assert_string_equal(r->attrs[0].key, "内線");
+    assert_string_equal(r->attrs[0].value, "1234");
+    assert_string_equal(r->attrs[1].key, "職種");
+    assert_string_equal(r->attrs[1].value, "技術");
+    assert_string_equal(r->attrs[2].key, "式");
+    assert_string_equal(r->attrs[2].value, "a=b");
+    assert_string_equal(r->attrs[3].key, "備考");
+    assert_string_equal(r->attrs[3].value, "");
+    done(&p);
+
+    /* an empty cell: a person without attributes (the column is there) */
+    r = one_row(&p, HEADER_A "T001,試験 太郎,,taro@example.jp,13,本省,\n");
+    assert_true(p.out.has_attributes);
+    assert_int_equal(r->nattrs, 0);
+    done(&p);
+
+    /* no column: has_attributes false (the import keeps what is stored) */
+    r = one_row(&p, HEADER "T001,試験 太郎,,taro@example.jp,13,本省\n");
+    assert_false(p.out.has_attributes);
+    assert_int_equal(r->nattrs, 0);
+    done(&p);
+
+    /* the column anywhere, any case, quoted, after a BOM and blank lines;
+     * addresses_status (the export's column) accepted and ignored */
+    r = one_row(&p, "\xEF\xBB\xBF\r\n\n"
+                    "\"Attributes\",id,name,kana,emails,ADDRESSES_STATUS,regions,groups\r\n"
+                    "部署=総務,T002,試験 花子,,hanako@example.jp,bouncing,27,\r\n");
+    assert_true(p.out.has_attributes);
+    assert_string_equal(r->id, "T002");
+    assert_int_equal(r->nattrs, 1);
+    assert_string_equal(r->attrs[0].key, "部署");
+    assert_string_equal(r->attrs[0].value, "総務");
+    assert_int_equal(r->regions[0], 27);
+    done(&p);
+
+    /* exactly 64-character key and 256-character value */
+    char key[64 * 3 + 1], val[256 * 3 + 1], row[2048];
+    key[0] = val[0] = '\0';
+    for (int i = 0; i < 64; i++)
+        strcat(key, "鍵");
+    for (int i = 0; i < 256; i++)
+        strcat(val, "値");
+    snprintf(row, sizeof(row), HEADER_A "T001,n,,a@example.jp,,,%s=%s\n", key, val);
+    r = one_row(&p, row);
+    assert_int_equal(r->nattrs, 1);
+    assert_string_equal(r->attrs[0].value, val);
+    done(&p);
+}
+
+static void
+test_attribute_errors(void **state)
+{
+    (void)state;
+    expect_only(HEADER_A "T001,n,,a@example.jp,,,内線\n",
+                "line 2: attributes: \"内線\" is not key=value");
+    expect_only(HEADER_A "T001,n,,a@example.jp,,,=1234\n",
+                "line 2: attributes: \"=1234\" has no key");
+    expect_only(HEADER_A "T001,n,,a@example.jp,,,\"内線=1;職種=技術; 内線 =2\"\n",
+                "line 2: attributes: key \"内線\" appears twice");
+    expect_only(HEADER_A "T001,n,,a@example.jp,,,\"a=b\tc\"\n",
+                "line 2: attributes: \"a=b?c\" contains a control character");
+    expect_only(HEADER_A "T001,n,,a@example.jp,,,\"a\nb=c\"\n",
+                "line 2: attributes: \"a?b=c\" contains a control character");
+
+    char key[65 + 1], val[257 + 1], row[1024];
+    memset(key, 'k', 65);
+    key[65] = '\0';
+    memset(val, 'v', 257);
+    val[257] = '\0';
+    struct parsed p;
+    snprintf(row, sizeof(row), HEADER_A "T001,n,,a@example.jp,,,%s=1\n", key);
+    parse(&p, row);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.errs.n, 1);
+    assert_non_null(strstr(p.errs.msg[0], "has a key longer than 64 characters"));
+    assert_int_equal(strncmp(p.errs.msg[0], "line 2: attributes: \"kkk", 24), 0);
+    done(&p);
+    snprintf(row, sizeof(row), HEADER_A "T001,n,,a@example.jp,,,k=%s\n", val);
+    parse(&p, row);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.errs.n, 1);
+    assert_non_null(strstr(p.errs.msg[0], "has a value longer than 256 characters"));
+    done(&p);
+
+    /* more than ANPI_PEOPLE_CSV_MAX_ATTRS */
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_puts(&b, HEADER_A "T001,n,,a@example.jp,,,\"");
+    for (unsigned i = 0; i <= ANPI_PEOPLE_CSV_MAX_ATTRS; i++)
+        anpi_buf_printf(&b, "k%u=v;", i);
+    anpi_buf_puts(&b, "\"\n");
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    expect_error(&p, "line 2: attributes: more than 64 values");
+    assert_int_equal(p.errs.n, 1);
+    done(&p);
+    anpi_buf_free(&b);
+
+    /* several rows, every error with its line; nothing handed out */
+    parse(&p, HEADER_A "T001,n,,a@example.jp,,,a=1\n"
+                       "T002,n,,b@example.jp,,,\"a=1;a=2\"\n"
+                       "T003,n,,c@example.jp,,,x\n");
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.out.nrows, 0);
+    assert_int_equal(p.errs.n, 2);
+    expect_error(&p, "line 3: attributes: key \"a\" appears twice");
+    expect_error(&p, "line 4: attributes: \"x\" is not key=value");
+    done(&p);
+
+    /* the optional columns are still columns: twice is an error, and other
+     * unknown columns stay errors */
+    expect_only("id,name,kana,emails,regions,groups,attributes,attributes\n",
+                "line 1: column \"attributes\" appears twice");
+    struct parsed q;
+    parse(&q, "id,name,kana,emails,regions,groups,attribute\n");
+    assert_int_equal(q.rc, ANPI_EPARSE);
+    assert_int_equal(q.errs.n, 1);
+    assert_non_null(strstr(q.errs.msg[0], "unknown column \"attribute\""));
+    done(&q);
+    /* a row of the attributes file with a field missing */
+    expect_only(HEADER_A "T001,n,,a@example.jp,,\n", "line 2: expected 7 fields, found 6");
+}
+
+static void
+test_cities(void **state)
+{
+    (void)state;
+    /* known codes (総務省 全国地方公共団体コード), incl. the remainder 0
+     * (静岡県 22000-1) and remainder 1 (長崎県 42000-0) cases */
+    assert_int_equal(anpi_jisx0402_check_digit(13101), 6);   /* 千代田区 */
+    assert_int_equal(anpi_jisx0402_check_digit(1100), 2);    /* 札幌市 */
+    assert_int_equal(anpi_jisx0402_check_digit(22000), 1);
+    assert_int_equal(anpi_jisx0402_check_digit(42000), 0);
+    assert_int_equal(anpi_jisx0402_check_digit(27100), 4);   /* 大阪市 */
+    assert_int_equal(anpi_jisx0402_check_digit(47201), 8);   /* 那覇市 */
+    assert_int_equal(anpi_jisx0402_check_digit(46000), 1);   /* 鹿児島県 */
+
+    struct parsed p;
+    /* 5 and 6 digits mixed with prefectures; the city's prefecture is added
+     * once; the same city twice (with and without check digit) is one */
+    const struct anpi_person_row *r = one_row(&p, HEADER
+        "T001,試験 太郎,,taro@example.jp,\"27;13101; 131016;011002;01;472018\",\n");
+    assert_int_equal(r->nregions, 4);
+    assert_int_equal(r->regions[0], 27);
+    assert_int_equal(r->regions[1], 13);
+    assert_int_equal(r->regions[2], 1);
+    assert_int_equal(r->regions[3], 47);
+    assert_int_equal(r->ncities, 3);
+    assert_int_equal(r->cities[0], 13101);
+    assert_int_equal(r->cities[1], 1100);
+    assert_int_equal(r->cities[2], 47201);
+    done(&p);
+
+    /* the prefecture's own code is the prefecture, not a city */
+    r = one_row(&p, HEADER "T001,n,,a@example.jp,\"13000;220001\",\n");
+    assert_int_equal(r->ncities, 0);
+    assert_int_equal(r->nregions, 2);
+    assert_int_equal(r->regions[0], 13);
+    assert_int_equal(r->regions[1], 22);
+    done(&p);
+
+    expect_only(HEADER "T001,n,,a@example.jp,131017,\n",
+                "line 2: regions: \"131017\" has a wrong check digit (JIS X 0402: 13101 takes 6)");
+    expect_only(HEADER "T001,n,,a@example.jp,48101,\n",
+                "line 2: regions: \"48101\" is not a municipality code (JIS X 0402): there is no "
+                "prefecture 48");
+    expect_only(HEADER "T001,n,,a@example.jp,000016,\n",
+                "line 2: regions: \"000016\" is not a municipality code (JIS X 0402): there is no "
+                "prefecture 00");
+    expect_only(HEADER "T001,n,,a@example.jp,1310,\n",
+                "line 2: regions: \"1310\" is not a prefecture code 01-47");
+    expect_only(HEADER "T001,n,,a@example.jp,1310160,\n",
+                "line 2: regions: \"1310160\" is not a prefecture code 01-47");
+
+    /* errors on several lines, each named */
+    parse(&p, HEADER "T001,n,,a@example.jp,13101,\n"
+                     "T002,n,,b@example.jp,\"13;271005\",\n"
+                     "T003,n,,c@example.jp,\"01;99999\",\n");
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    assert_int_equal(p.errs.n, 2);
+    expect_error(&p, "line 3: regions: \"271005\" has a wrong check digit (JIS X 0402: 27100 "
+                     "takes 4)");
+    expect_error(&p, "line 4: regions: \"99999\" is not a municipality code (JIS X 0402): there "
+                     "is no prefecture 99");
+    done(&p);
+
+    /* at most 16 cities */
+    struct anpi_buf b;
+    anpi_buf_init(&b, 0);
+    anpi_buf_puts(&b, HEADER "T001,n,,a@example.jp,\"");
+    for (int i = 0; i <= (int)ANPI_PEOPLE_CSV_MAX_VALUES; i++)
+        anpi_buf_printf(&b, "%05d;", 13101 + i);
+    anpi_buf_puts(&b, "\",\n");
+    parse_n(&p, b.data, b.len);
+    assert_int_equal(p.rc, ANPI_EPARSE);
+    expect_error(&p, "line 2: regions: more than 16 values");
+    done(&p);
+    anpi_buf_free(&b);
+}
+
+static void
+test_masked(void **state)
+{
+    (void)state;
+    /* an export's masked addresses are kept as "****@domain", two at one
+     * domain stay two; a full address next to them is collapsed as before */
+    assert_true(anpi_mail_addr_masked("****@example.jp", 15));
+    assert_true(anpi_mail_addr_masked("*@example.jp", 12));
+    assert_false(anpi_mail_addr_masked("a*@example.jp", 13));
+    assert_false(anpi_mail_addr_masked("****@", 5));
+    assert_false(anpi_mail_addr_masked("****@localhost", 14));
+    struct parsed p;
+    const struct anpi_person_row *r = one_row(&p,
+        "id,name,kana,emails,regions,groups,addresses_status\n"
+        "T001,n,,\"****@Example.JP;*@example.jp;taro@example.jp;TARO@example.jp\",13,,"
+        "\"valid;bouncing;valid\"\n");
+    assert_int_equal(r->nemails, 3);
+    assert_string_equal(r->emails[0], "****@example.jp");
+    assert_string_equal(r->emails[1], "****@example.jp");
+    assert_string_equal(r->emails[2], "taro@example.jp");
+    done(&p);
+}
+
 int
 main(void)
 {
@@ -510,6 +760,10 @@ main(void)
         cmocka_unit_test(test_shift_jis),
         cmocka_unit_test(test_utf8_kept),
         cmocka_unit_test(test_garbled),
+        cmocka_unit_test(test_attributes),
+        cmocka_unit_test(test_attribute_errors),
+        cmocka_unit_test(test_cities),
+        cmocka_unit_test(test_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
