@@ -413,8 +413,30 @@ def run(tmp):
         check(s == 404 and "not configured" in str(j), "without directory.sync the endpoint says so",
               (s, j))
         attributes_and_cities(pg, api)
+        group_cycle(pg)
         rc = anpid.stop()
         check(rc == 0, "anpid exits cleanly", rc)
+
+
+def group_cycle(pg):
+    """Paths cannot describe a cycle, but the tree is guarded in the database
+    too: a parent inside the group itself is refused, naming both."""
+    root, child = pg.psql("SELECT r.id || ' ' || c.id FROM groups r JOIN groups c ON c.parent_id = r.id"
+                          " WHERE r.parent_id IS NULL ORDER BY r.id, c.id LIMIT 1").split()
+    before = pg.psql("SELECT string_agg(id || ':' || coalesce(parent_id::text, '-'), ',' ORDER BY id) FROM groups")
+    err = ""
+    try:
+        pg.psql("UPDATE groups SET parent_id = %s WHERE id = %s" % (child, root))
+    except Exception as exc:  # psql exits non-zero with the server's message
+        err = str(exc)
+    check("group cycle" in err and "inside it" in err, "a group cycle is refused with a clear message", err)
+    try:
+        pg.psql("UPDATE groups SET parent_id = %s WHERE id = %s" % (root, root))
+    except Exception as exc:
+        err = str(exc)
+    check("group cycle" in err, "a group cannot be its own parent", err)
+    after = pg.psql("SELECT string_agg(id || ':' || coalesce(parent_id::text, '-'), ',' ORDER BY id) FROM groups")
+    check(before == after, "…and the tree is unchanged")
 
 
 def main():
