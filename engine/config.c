@@ -323,6 +323,8 @@ enum kind {
     K_GROUP,        /* char *, a directory group name or path like "本省/大臣官房" */
     K_SOURCE,       /* char *, an http(s) URL, or else a path relative to the config file */
     K_HHMM,         /* int minutes after midnight from "HH:MM" (00:00-23:59) */
+    K_CIDR_LIST,    /* char ** + size_t: IPv4/IPv6 addresses or CIDR blocks (api.allow) */
+    K_RATIO,        /* double from 0 to 1 (an answer rate) */
 };
 
 #define D_REQUIRED 1u   /* required (together with its excl sibling, if any) */
@@ -480,6 +482,7 @@ static const struct directive d_api[] = {
     { "token", K_STR, CF(api_token), 0, 16, 4096, D_REQUIRED | D_SECRET, NULL, "token_file" },
     { "token_file", K_SECRET_FILE, CF(api_token), 0, 16, 4096, D_REQUIRED, NULL, "token" },
     { "max_body", K_SIZE, CF(api_max_body), 0, 1024, 1024 * 1024 * 1024, 0, NULL, NULL },
+    { "allow", K_CIDR_LIST, CF(api_allow), CF(napi_allow), 0, 0, 0, NULL, NULL },
     END,
 };
 
@@ -502,6 +505,14 @@ static const struct directive d_office_hours[] = {
 static const struct directive d_audit[] = {
     { "bulk_read_rows", K_INT, CF(bulk_read_rows), 0, 10, 10000000, 0, NULL, NULL },
     { "office_hours", K_SECTION, 0, 0, 0, 0, 0, d_office_hours, NULL },
+    END,
+};
+
+/* escalation: present = on for every safety broadcast (see anpi_config_load) */
+static const struct directive d_escalation[] = {
+    { "after", K_DUR64, CF(escalation_after_s), 0, 0, 30 * 86400, 0, NULL, NULL },
+    { "below", K_RATIO, CF(escalation_below), 0, 0, 0, 0, NULL, NULL },
+    { "check_every", K_DUR64, CF(escalation_every_s), 0, 1, 3600, 0, NULL, NULL },
     END,
 };
 
@@ -540,11 +551,12 @@ static const struct directive d_root[] = {
     { "incidents", K_SECTION, 0, 0, 0, 0, 0, d_incidents, NULL },
     { "accounts", K_SECTION, 0, 0, 0, 0, 0, d_accounts, NULL },
     { "audit", K_SECTION, 0, 0, 0, 0, 0, d_audit, NULL },
+    { "escalation", K_SECTION, 0, 0, 0, 0, 0, d_escalation, NULL },
     { "log", K_SECTION, 0, 0, 0, 0, 0, d_log, NULL },
     END,
 };
 
-#define MAX_DIRECTIVES 16       /* per table */
+#define MAX_DIRECTIVES 24       /* per table (d_root has 16) */
 
 /* ---- scalar helpers ---------------------------------------------------- */
 
@@ -771,6 +783,44 @@ free_list(char **l, size_t n)
     free(l);
 }
 
+/* NULL if s is an IPv4/IPv6 address or CIDR block, else what is wrong.
+ * The same rules as anpi_cidr_parse (admin-api/allowlist.c), which compiles
+ * the list at start-up; here they give the error its file:line:col. */
+static const char *
+cidr_problem(const char *s)
+{
+    char a[INET6_ADDRSTRLEN + 1];
+    unsigned char bin[16];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    if (alen == 0 || alen >= sizeof(a))
+        return "expected an IPv4 or IPv6 address or CIDR block like 10.0.0.0/8 or 2001:db8::/32";
+    memcpy(a, s, alen);
+    a[alen] = '\0';
+    bool v6 = strchr(a, ':') != NULL;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, a, bin) != 1)
+        return "expected an IPv4 or IPv6 address or CIDR block like 10.0.0.0/8 or 2001:db8::/32";
+    int64_t max = v6 ? 128 : 32, prefix = max;
+    if (slash) {
+        const char *p = slash + 1;
+        size_t n = strlen(p);
+        if (n < 1 || n > 3 || strspn(p, "0123456789") != n || (n > 1 && p[0] == '0') ||
+            anpi_parse_int64(p, 0, max, &prefix) != 0)
+            return v6 ? "the prefix length after '/' must be a number from 0 to 128"
+                      : "the prefix length after '/' must be a number from 0 to 32";
+    }
+    /* a host bit under the prefix is most likely a typo in the prefix */
+    size_t nbytes = v6 ? 16 : 4;
+    for (size_t i = 0; i < nbytes; i++) {
+        int64_t lo = (int64_t)i * 8;
+        int keep = prefix >= lo + 8 ? 8 : prefix > lo ? (int)(prefix - lo) : 0;
+        unsigned char mask = keep == 0 ? 0 : (unsigned char)(0xffu << (8 - keep));
+        if ((bin[i] & (unsigned char)~mask) != 0)
+            return "host bits are set below the prefix length (write the network address)";
+    }
+    return NULL;
+}
+
 /* ---- the walk ---------------------------------------------------------- */
 
 static void walk_map(struct cctx *c, const struct node *n, const struct directive *tab,
@@ -788,6 +838,13 @@ set_string_list(struct cctx *c, const struct directive *d, const struct node *n,
     if (n->type == N_SEQ) {
         items = (const struct node *const *)n->kids;
         nitems = n->n;
+        if (nitems == 0 && d->kind == K_CIDR_LIST) {
+            /* api.allow: [] says "every peer", like leaving it out */
+            free_list(*slot, *count);
+            *slot = NULL;
+            *count = 0;
+            return;
+        }
         if (nitems == 0) {
             cerr(c, n->line, n->col, path, "the list is empty");
             return;
@@ -811,6 +868,8 @@ set_string_list(struct cctx *c, const struct directive *d, const struct node *n,
             const char *why = NULL;
             if (*v == '\0')
                 why = "must not be empty";
+            else if (d->kind == K_CIDR_LIST)
+                why = cidr_problem(v);
             else if (d->kind == K_URL_LIST)
                 why = url_problem(v, false);
             else if (d->kind == K_DOMAIN_LIST) {
@@ -1117,7 +1176,8 @@ set_value(struct cctx *c, const struct directive *d, const struct node *n, void 
         set_feed(c, d, n, base, path);
         return;
     }
-    if (d->kind == K_PATH_LIST || d->kind == K_URL_LIST || d->kind == K_DOMAIN_LIST) {
+    if (d->kind == K_PATH_LIST || d->kind == K_URL_LIST || d->kind == K_DOMAIN_LIST ||
+        d->kind == K_CIDR_LIST) {
         set_string_list(c, d, n, base, path);
         return;
     }
@@ -1316,6 +1376,16 @@ set_value(struct cctx *c, const struct directive *d, const struct node *n, void 
             break;
         }
         *(int *)p = hh * 60 + (v[len - 2] - '0') * 10 + (v[len - 1] - '0');
+        break;
+    }
+    case K_RATIO: {
+        char *end = NULL;
+        double r = strtod(v, &end);
+        if (end == v || *end || !(r >= 0.0 && r <= 1.0) || strspn(v, "0123456789.") != len) {
+            bad_value(c, d, n, path, "a rate from 0 to 1, like 0.5");
+            break;
+        }
+        *(double *)p = r;
         break;
     }
     case K_LOGLEVEL:
@@ -1517,6 +1587,7 @@ anpi_config_free(struct anpi_config *c)
         explicit_bzero(c->api_token, strlen(c->api_token));
         free(c->api_token);
     }
+    free_list(c->api_allow, c->napi_allow);
     free(c->outbox_dir);
     for (size_t i = 0; i < c->ndkim; i++) {
         free(c->dkim[i].domain);
@@ -1560,6 +1631,9 @@ set_defaults(struct anpi_config *cfg)
     cfg->bulk_read_rows = 2000;
     cfg->office_start_min = 7 * 60;
     cfg->office_end_min = 22 * 60;
+    cfg->escalation_after_s = 30 * 60;
+    cfg->escalation_below = 0.5;
+    cfg->escalation_every_s = 30;
     cfg->incident_expiry_s = 6 * 3600;
     cfg->log_level = anpi_xstrdup("info");
 }
@@ -1625,6 +1699,10 @@ anpi_config_load(const char *path, struct anpi_config **out, struct anpi_errors 
     const struct node *sync = map_get(map_get(root, "directory"), "sync");
     if (sync && !map_get(sync, "source"))
         cerr(&c, sync->line, sync->col, "directory.sync.source", "missing required key");
+
+    /* escalation: the section given (even empty) turns the default on */
+    const struct node *esc = map_get(root, "escalation");
+    cfg->escalation = esc && !node_is_null(esc);
 
     /* existing callers read feeds.jma through these */
     const struct anpi_feed_conf *jma = anpi_config_feed(cfg, "jma");

@@ -124,6 +124,16 @@ struct anpi_config {
     int office_start_min;           /* audit.office_hours.start "HH:MM" Japan time, default 07:00 */
     int office_end_min;             /* audit.office_hours.end, default 22:00; reads outside warn */
 
+    /* escalation: when a group's answer rate to a safety broadcast is still
+     * below `below` `after` its start, the group's admins and those of every
+     * group above it are mailed (engine/schema/0019_escalation.sql).  The
+     * section given = the default for every safety broadcast; a broadcast
+     * may set its own (POST /api/v1/broadcasts/{id}/escalation). */
+    bool escalation;                /* the escalation section is present (absent = off by default) */
+    int64_t escalation_after_s;     /* escalation.after, default 30m */
+    double escalation_below;        /* escalation.below, a rate from 0 to 1, default 0.5 */
+    int64_t escalation_every_s;     /* escalation.check_every: how often the pass runs, default 30s */
+
     char *outbox_dir;               /* outbox.dir (optional file channel) */
 
     struct anpi_dkim_conf *dkim;    /* dkim: a mapping or a list; NULL/0 = unsigned mail */

@@ -78,6 +78,7 @@ struct anpi_engine {
     struct anpi_docpoll *docpolls[ANPI_MAX_FEEDS];   /* single-document pollers (cap, mofa, gdacs) */
     struct anpi_linereader *readers[ANPI_MAX_FEEDS]; /* QZSS receiver lines */
     uv_timer_t health_timer;       /* staleness alarms, scheduled drills */
+    uv_timer_t escalation_timer;   /* escalation by group answer rate (escalation.check_every) */
 
     struct anpi_metrics m;
 };

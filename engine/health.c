@@ -295,6 +295,36 @@ run_address_check(struct anpi_engine *e, int64_t now_s)
 }
 
 static void
+escalation_done(void *arg, const PGresult *res, const char *err)
+{
+    struct anpi_engine *e = arg;
+    if (err)
+        anpi_error(ANPI_LG_INCIDENT, "escalation pass failed: %s", err);
+    else if (res && PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+        anpi_info(ANPI_LG_INCIDENT, "escalation: %s group(s) below their answer rate; admins notified",
+                  PQgetvalue(res, 0, 0));
+        anpi_dispatch_kick(e);
+    }
+}
+
+/* Escalation by group answer rate (engine/schema/0019_escalation.sql), on
+ * its own timer (escalation.check_every, default 30 s).  The configured
+ * default (escalation:) goes in as parameters, NULL when absent: then only
+ * broadcasts with their own settings escalate. */
+static void
+run_escalation(uv_timer_t *t)
+{
+    struct anpi_engine *e = t->data;
+    if (e->stopping)
+        return;
+    char after[32], below[32];
+    snprintf(after, sizeof(after), "%lld", (long long)e->cfg->escalation_after_s);
+    snprintf(below, sizeof(below), "%.4f", e->cfg->escalation_below);
+    const char *p[2] = { e->cfg->escalation ? after : NULL, e->cfg->escalation ? below : NULL };
+    anpi_db_query(e->db, "SELECT anpi_escalation_tick($1::int, $2::numeric)", 2, p, escalation_done, e);
+}
+
+static void
 health_tick(uv_timer_t *t)
 {
     struct anpi_engine *e = t->data;
@@ -322,6 +352,10 @@ anpi_feed_health_start(struct anpi_engine *e)
     uv_timer_init(e->loop, &e->health_timer);
     e->health_timer.data = e;
     uv_timer_start(&e->health_timer, health_tick, 1000, HEALTH_MS);
+    uv_timer_init(e->loop, &e->escalation_timer);
+    e->escalation_timer.data = e;
+    uint64_t every = (uint64_t)e->cfg->escalation_every_s * 1000;
+    uv_timer_start(&e->escalation_timer, run_escalation, every, every);
 }
 
 void
@@ -329,4 +363,6 @@ anpi_feed_health_stop(struct anpi_engine *e)
 {
     uv_timer_stop(&e->health_timer);
     uv_close((uv_handle_t *)&e->health_timer, NULL);
+    uv_timer_stop(&e->escalation_timer);
+    uv_close((uv_handle_t *)&e->escalation_timer, NULL);
 }

@@ -14,9 +14,10 @@
  *   POST /api/v1/account/password             change one's own password
  *   POST /api/v1/account/totp                 enrol a (new) TOTP secret
  *
- * Handlers check shapes here; passwords are checked against the policy and
- * hashed on the thread pool (engine/auth/password.h); every write is one
- * function of engine/schema/0020_account_ops.sql, which answers
+ * Handlers check shapes here; new passwords go through the chain of
+ * passchange.h (re-confirmation, history, policy and argon2id on the thread
+ * pool) shared with the console; every write is one function of
+ * engine/schema/0020_account_ops.sql, which answers
  * {"status", "body"|"error"} for the handler to relay.  Passwords and TOTP
  * secrets are never logged nor audited. */
 #include "admin-api/endpoints/api.h"
@@ -29,6 +30,7 @@
 #include <openssl/crypto.h>
 
 #include "admin-api/body.h"
+#include "admin-api/endpoints/passchange.h"
 #include "admin-api/endpoints/signin.h"
 #include "engine/anpi.h"
 #include "engine/auth/apitoken.h"
@@ -45,26 +47,15 @@
 #define GROUPS_MAX      1000
 #define TOTP_ISSUER     "anpi"
 
-/* What to do once a new password passed the policy and was hashed. */
-enum acc_op { OP_CREATE, OP_RESET, OP_CHANGE };
-
 /* One request through its asynchronous steps. */
 struct acall {
     struct api_call call;          /* first: api_query's callback gets &call back */
-    enum acc_op op;
     long long caller;              /* api_who id (0 = bootstrap token) */
-    long long keep_session;        /* the session in use, or 0 */
     char actor[72];
-    char login[72];                /* the target (or own) login (fits api_who.login) */
-    char role[32];
-    char *password;                /* the new password (wiped on free) */
+    char login[72];                /* own login, for TOTP enrolment (fits api_who.login) */
     char *groups;                  /* "{1,2}" */
-    char *person;
-    bool must_change;
     char secret[ANPI_TOTP_SECRET_B32 + 1];
     bool has_secret;
-    char **hashes;                 /* previous hashes for the policy */
-    size_t nhashes;
     json_t *extra;                 /* merged into a 2xx body */
 };
 
@@ -75,33 +66,17 @@ acall_new(struct anpi_engine *e, struct anpi_http_req *req)
     c->call.e = e;
     c->call.req = req;
     const struct api_who *w = api_who(req);
-    if (w) {
+    if (w)
         c->caller = w->id;
-        c->keep_session = w->via == 's' ? w->credential : 0;
-    }
     snprintf(c->actor, sizeof(c->actor), "%s", api_actor(req));
     return c;
 }
 
 static void
-wipe(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
-static void
 acall_free(struct acall *c)
 {
-    wipe(c->password);
     free(c->groups);
-    free(c->person);
     OPENSSL_cleanse(c->secret, sizeof(c->secret));
-    for (size_t i = 0; i < c->nhashes; i++)
-        free(c->hashes[i]);
-    free(c->hashes);
     json_decref(c->extra);
     free(c);
 }
@@ -111,18 +86,6 @@ fail_call(struct acall *c, unsigned status, const char *msg)
 {
     anpi_http_respond_error(c->call.req, status, "%s", msg);
     acall_free(c);
-}
-
-/* The password policy of the configuration. */
-static void
-policy_of(const struct anpi_engine *e, struct anpi_password_policy *pol)
-{
-    anpi_password_policy_default(pol);
-    if (e->cfg->password_min_chars > 0)
-        pol->min_chars = (size_t)e->cfg->password_min_chars;
-    if (e->cfg->password_history >= 0)
-        pol->history = (size_t)e->cfg->password_history;
-    pol->remind_after_s = e->cfg->password_remind_s;
 }
 
 /* The JSON body as an object, or NULL after answering 400/413. */
@@ -192,122 +155,15 @@ relay_cb(void *arg, const PGresult *res, const char *err)
     acall_free(c);
 }
 
-/* ---- new passwords: policy, hash, then the write ---------------------------- */
-
+/* api_passchange's answer: the write's {"status", ...} relayed, or the refusal. */
 static void
-hashed_cb(int rc, const char *encoded, void *data)
-{
-    struct acall *c = data;
-    if (rc != ANPI_OK) {
-        fail_call(c, 503, "the password could not be hashed; nothing was changed");
-        return;
-    }
-    char mc[8];
-    snprintf(mc, sizeof(mc), "%s", c->must_change ? "true" : "false");
-    switch (c->op) {
-    case OP_CREATE: {
-        const char *p[8] = { c->actor, c->login, encoded, c->role, c->groups, c->person, mc,
-                             c->has_secret ? c->secret : NULL };
-        api_query(&c->call,
-                  "SELECT anpi_account_create($1, $2, $3, $4, $5, $6::bigint[], $7, $8::boolean, $9)::text",
-                  8, p, relay_cb);
-        return;
-    }
-    case OP_RESET: {
-        const char *p[3] = { c->actor, c->login, encoded };
-        api_query(&c->call, "SELECT anpi_account_reset_password($1, $2, $3, $4)::text", 3, p,
-                  relay_cb);
-        return;
-    }
-    case OP_CHANGE: {
-        char keep[24];
-        snprintf(keep, sizeof(keep), "%lld", c->keep_session);
-        const char *p[3] = { encoded, c->keep_session ? keep : NULL };
-        /* Own account: $1 is the caller itself. */
-        api_query(&c->call, "SELECT anpi_account_change_password($1, $2, $3::bigint)::text", 2, p,
-                  relay_cb);
-        return;
-    }
-    }
-}
-
-static void
-policy_cb(int rc, const char *why, void *data)
-{
-    struct acall *c = data;
-    if (rc != ANPI_OK) {
-        fail_call(c, 400, why && *why ? why : "the password does not meet the policy");
-        return;
-    }
-    if (anpi_password_hash_async(c->call.e->loop, c->password, hashed_cb, c) != ANPI_OK)
-        fail_call(c, 503, "the password could not be hashed; nothing was changed");
-}
-
-/* Check c->password against the policy (login and c->hashes), then hash and write. */
-static void
-new_password(struct acall *c)
-{
-    struct anpi_password_policy pol;
-    policy_of(c->call.e, &pol);
-    char why[256];
-    if (anpi_password_check_length(c->password, why, sizeof(why)) != ANPI_OK) {
-        fail_call(c, 400, ANPI_PASSWORD_TOOLONG_MSG);
-        return;
-    }
-    if (anpi_password_policy_async(c->call.e->loop, c->password, c->login, (const char *const *)c->hashes,
-                                   c->nhashes, &pol, policy_cb, c) != ANPI_OK)
-        fail_call(c, 503, "the password policy check could not be started");
-}
-
-/* anpi_account_hashes row -> c->hashes, then the policy. */
-static void
-hashes_cb(void *arg, const PGresult *res, const char *err)
+passchange_cb(const struct api_passchange_result *r, void *arg)
 {
     struct acall *c = arg;
-    if (err) {
-        fail_call(c, 503, "database error: nothing was changed");
-        return;
-    }
-    if (PQntuples(res) != 1) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "no account \"%s\"", c->login);
-        fail_call(c, 404, msg);
-        return;
-    }
-    /* A text[] literal of argon2 PHC strings: {"$argon2id$...","..."};
-     * the strings hold no quotes, backslashes or commas inside quotes that
-     * need unescaping beyond the surrounding quotes. */
-    const char *a = PQgetvalue(res, 0, 3);
-    if (*a == '{')
-        a++;
-    while (*a && *a != '}') {
-        bool q = *a == '"';
-        if (q)
-            a++;
-        const char *end = q ? strchr(a, '"') : a + strcspn(a, ",}");
-        if (!end)
-            break;
-        c->hashes = realloc(c->hashes, (c->nhashes + 1) * sizeof(*c->hashes));
-        if (!c->hashes)
-            abort();
-        char *h = anpi_xasprintf("%.*s", (int)(end - a), a);
-        c->hashes[c->nhashes++] = anpi_xstrdup(h);
-        free(h);
-        a = end + (q ? 1 : 0);
-        if (*a == ',')
-            a++;
-    }
-    new_password(c);
-}
-
-static void
-fetch_hashes(struct acall *c)
-{
-    char n[16];
-    snprintf(n, sizeof(n), "%d", c->call.e->cfg->password_history > 0 ? c->call.e->cfg->password_history : 1);
-    const char *p[2] = { c->login, n };
-    anpi_db_query(c->call.e->db, "SELECT account_id, login, disabled, hashes FROM anpi_account_hashes($1, $2::int)", 2,
-                  p, hashes_cb, c);
+    if (r->res)
+        relay_cb(c, r->res, NULL);
+    else
+        fail_call(c, r->status, r->msg);
 }
 
 /* ---- POST /api/v1/accounts ---------------------------------------------------- */
@@ -404,14 +260,6 @@ h_create(struct anpi_http_req *req, void *ctx)
         goto out;
     }
     struct acall *c = acall_new(e, req);
-    c->op = OP_CREATE;
-    snprintf(c->login, sizeof(c->login), "%s", login);
-    snprintf(c->role, sizeof(c->role), "%s", api_role_name(r));
-    c->password = anpi_xstrdup(password);
-    c->groups = groups;
-    groups = NULL;
-    c->person = person ? anpi_xstrdup(person) : NULL;
-    c->must_change = must ? json_is_true(must) : true;
     /* Every system admin has a second factor; others when asked. */
     if (r == API_ROLE_SYSTEM_ADMIN || json_is_true(totp)) {
         if (anpi_totp_secret_new(c->secret) != ANPI_OK) {
@@ -419,11 +267,21 @@ h_create(struct anpi_http_req *req, void *ctx)
             goto out;
         }
         c->has_secret = true;
-        char *uri = anpi_totp_uri(c->secret, TOTP_ISSUER, c->login);
+        char *uri = anpi_totp_uri(c->secret, TOTP_ISSUER, login);
         c->extra = json_pack("{s:s, s:s?}", "totp_secret", c->secret, "totp_uri", uri);
         free(uri);
     }
-    new_password(c);
+    const char *p[8] = { c->actor, login, NULL, api_role_name(r), groups, person,
+                         !must || json_is_true(must) ? "true" : "false", c->has_secret ? c->secret : NULL };
+    struct api_passchange pc = {
+        .login = login,
+        .password = password,
+        .sql = "SELECT anpi_account_create($1, $2, $3, $4, $5, $6::bigint[], $7, $8::boolean, $9)::text",
+        .nparams = 8,
+        .params = p,
+        .hash_param = 2,
+    };
+    api_passchange(e, req, &pc, passchange_cb, c);
 out:
     free(groups);
     json_decref(j);
@@ -508,11 +366,18 @@ h_reset(struct anpi_http_req *req, void *ctx)
         anpi_http_respond_error(req, 404, "no such account");
     } else {
         struct acall *c = acall_new(ctx, req);
-        c->op = OP_RESET;
-        c->must_change = true;
-        snprintf(c->login, sizeof(c->login), "%s", login);
-        c->password = anpi_xstrdup(password);
-        fetch_hashes(c);
+        /* The new password must not repeat the account's recent ones either. */
+        const char *p[3] = { c->actor, login, NULL };
+        struct api_passchange pc = {
+            .login = login,
+            .password = password,
+            .history = true,
+            .sql = "SELECT anpi_account_reset_password($1, $2, $3, $4)::text",
+            .nparams = 3,
+            .params = p,
+            .hash_param = 2,
+        };
+        api_passchange(ctx, req, &pc, passchange_cb, c);
     }
     json_decref(j);
 }
@@ -677,7 +542,7 @@ has_account(struct anpi_http_req *req)
 }
 
 static void
-change_signin_cb(const struct api_signin_result *r, void *arg)
+totp_signin_cb(const struct api_signin_result *r, void *arg)
 {
     struct acall *c = arg;
     if (r->status != 0) {
@@ -696,11 +561,6 @@ change_signin_cb(const struct api_signin_result *r, void *arg)
         fail_call(c, 403, "the password belongs to another account");
         return;
     }
-    if (c->op == OP_CHANGE) {
-        fetch_hashes(c);
-        return;
-    }
-    /* TOTP enrolment. */
     if (anpi_totp_secret_new(c->secret) != ANPI_OK) {
         fail_call(c, 503, "no randomness for a TOTP secret");
         return;
@@ -721,20 +581,10 @@ h_own_password(struct anpi_http_req *req, void *ctx)
     if (!j)
         return;
     const char *cur = NULL, *next = NULL;
-    char err[256];
-    if (!opt_string(j, "password", &cur) || !cur || !opt_string(j, "new_password", &next) || !next) {
+    if (!opt_string(j, "password", &cur) || !cur || !opt_string(j, "new_password", &next) || !next)
         anpi_http_respond_error(req, 400, "\"password\" (the current one) and \"new_password\" are required");
-    } else if (anpi_password_check_length(cur, err, sizeof(err)) != ANPI_OK ||
-               anpi_password_check_length(next, err, sizeof(err)) != ANPI_OK) {
-        anpi_http_respond_error(req, 400, "%s", ANPI_PASSWORD_TOOLONG_MSG);
-    } else {
-        struct acall *c = acall_new(ctx, req);
-        c->op = OP_CHANGE;
-        c->must_change = false;
-        snprintf(c->login, sizeof(c->login), "%s", api_who(req)->login);
-        c->password = anpi_xstrdup(next);
-        api_signin_password(c->call.e, c->login, cur, anpi_http_peer(req), "password", change_signin_cb, c);
-    }
+    else
+        api_passchange_own(ctx, req, cur, next, "password", passchange_cb, acall_new(ctx, req));
     json_decref(j);
 }
 
@@ -751,9 +601,8 @@ h_own_totp(struct anpi_http_req *req, void *ctx)
         anpi_http_respond_error(req, 400, "\"password\" (the current one) is required");
     } else {
         struct acall *c = acall_new(ctx, req);
-        c->op = OP_CREATE;   /* unused: not OP_CHANGE means enrolment */
         snprintf(c->login, sizeof(c->login), "%s", api_who(req)->login);
-        api_signin_password(c->call.e, c->login, cur, anpi_http_peer(req), "totp", change_signin_cb, c);
+        api_signin_password(c->call.e, c->login, cur, anpi_http_peer(req), "totp", totp_signin_cb, c);
     }
     json_decref(j);
 }

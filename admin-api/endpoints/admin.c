@@ -1,8 +1,12 @@
-/* admin.c - the admin JSON API (bearer token from the config).
+/* admin.c - the admin JSON API: health, metrics, feeds, incidents and
+ * approvals, one broadcast's tally, imports, audit.
  *
  * Handlers validate the request, start one database call and answer from
  * its callback; the HTTP layer keeps the connection suspended meanwhile, so
- * a slow database never blocks the loop or other requests. */
+ * a slow database never blocks the loop or other requests.  The gate
+ * (gate.c) has checked the caller's role first; scoped data goes through
+ * api_query() (the caller's account as $1), and every created_by / audit
+ * actor is the signed-in login (api_actor()). */
 #include "admin-api/endpoints/api.h"
 
 #include <stdio.h>
@@ -20,6 +24,10 @@
 #include "engine/people_csv.h"
 #include "engine/travellers_csv.h"
 #include "feeds/overseas/country.h"
+
+/* Caps on the free text of an approval (bytes). */
+#define COMMENT_MAX 2000
+#define BY_MAX      128
 
 struct api_call *
 api_call_new(struct anpi_engine *e, struct anpi_http_req *req)
@@ -169,7 +177,7 @@ h_feed_push(struct anpi_http_req *req, void *ctx)
     }
     const char *rp = anpi_http_query(req, "replay");
     bool replay = rp && (strcmp(rp, "1") == 0 || strcmp(rp, "true") == 0);
-    anpi_ingest(e, anpi_http_param(req, "source"), NULL, body, len, replay, "api", ingested, req);
+    anpi_ingest(e, anpi_http_param(req, "source"), NULL, body, len, replay, api_actor(req), ingested, req);
 }
 
 static const char INCIDENTS_SQL[] =
@@ -192,8 +200,8 @@ static const char INCIDENTS_SQL[] =
     "          'decision', d.decision, 'comment', d.comment, 'via', d.via, 'from', d.source_addr,"
     "          'at', d.created_at) ORDER BY d.created_at), '[]') FROM approval_decisions d"
     "        WHERE d.approval_id = a.id)) ORDER BY a.id), '[]') FROM approvals a WHERE a.incident_id = i.id)"
-    " ) x FROM incidents i WHERE ($1::bigint IS NULL OR i.id = $1::bigint)"
-    "   AND ($2::text IS NULL OR i.status = $2::text)) s";
+    " ) x FROM incidents i WHERE anpi_scope_all($1::bigint) AND ($2::bigint IS NULL OR i.id = $2::bigint)"
+    "   AND ($3::text IS NULL OR i.status = $3::text)) s";
 
 static void
 incidents_cb(void *arg, const PGresult *res, const char *err)
@@ -229,7 +237,7 @@ h_incidents(struct anpi_http_req *req, void *ctx)
     struct anpi_engine *e = ctx;
     struct api_call *c = api_call_new(e, req);
     const char *p[2] = { NULL, anpi_http_query(req, "status") };
-    anpi_db_query(e->db, INCIDENTS_SQL, 2, p, incidents_cb, c);
+    api_query(c, INCIDENTS_SQL, 2, p, incidents_cb);
 }
 
 static void
@@ -246,7 +254,7 @@ h_incident(struct anpi_http_req *req, void *ctx)
     char ids[32];
     snprintf(ids, sizeof(ids), "%lld", id);
     const char *p[2] = { ids, NULL };
-    anpi_db_query(e->db, INCIDENTS_SQL, 2, p, incidents_cb, c);
+    api_query(c, INCIDENTS_SQL, 2, p, incidents_cb);
 }
 
 static void
@@ -307,22 +315,31 @@ decide(struct anpi_http_req *req, struct anpi_engine *e, const char *decision)
             return;
         }
     }
-    const char *comment = json_string_value(json_object_get(j, "comment"));
-    const char *by = json_string_value(json_object_get(j, "by"));
+    json_t *cv = json_object_get(j, "comment"), *bv = json_object_get(j, "by");
+    if ((cv && !json_is_string(cv)) || (bv && !json_is_string(bv))) {
+        anpi_http_respond_error(req, 400, "\"comment\" and \"by\" must be strings");
+        json_decref(j);
+        return;
+    }
+    const char *comment = json_string_value(cv);
+    const char *by = json_string_value(bv);
+    if ((comment && strlen(comment) > COMMENT_MAX) || (by && strlen(by) > BY_MAX)) {
+        anpi_http_respond_error(req, 400, "\"comment\" is capped at %d bytes, \"by\" at %d", COMMENT_MAX, BY_MAX);
+        json_decref(j);
+        return;
+    }
+    /* The officer is the signed-in account; "by" is only a note for the
+     * audit log.  via says how the decision came (anpictl or the API). */
     const char *client = anpi_http_header(req, "X-Anpi-Client");
     bool cli = client && strcmp(client, "anpictl") == 0;
-    char who[160];
-    snprintf(who, sizeof(who), "%s%s%.128s", cli ? "cli" : "api", by && *by ? ":" : "", by ? by : "");
     char ids[32];
     snprintf(ids, sizeof(ids), "%lld", id);
-    const char *p[6] = { ids, who, decision, comment ? comment : "", cli ? "cli" : "api", anpi_http_peer(req) };
+    const char *p[7] = { ids, api_actor(req), decision, comment ? comment : "", cli ? "cli" : "api",
+                         anpi_http_peer(req), by && *by ? by : NULL };
     struct api_call *c = api_call_new(e, req);
     c->id = id;
-    anpi_db_query(e->db,
-        "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM incidents WHERE id = $1::bigint)"
-        " THEN '{\"result\": \"no_incident\"}'::jsonb"
-        " ELSE anpi_decide((SELECT id FROM approvals WHERE incident_id = $1::bigint AND status = 'pending'"
-        "                   ORDER BY id LIMIT 1), $2, $3, $4, $5, $6) END::text", 6, p, decided_cb, c);
+    api_query(c, "SELECT anpi_decide_incident($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8)::text", 7, p,
+              decided_cb);
     json_decref(j);
 }
 
@@ -350,8 +367,9 @@ h_broadcast(struct anpi_http_req *req, void *ctx)
     char ids[32];
     snprintf(ids, sizeof(ids), "%lld", id);
     const char *p[1] = { ids };
-    anpi_db_query(e->db, "SELECT anpi_broadcast_json($1::bigint)::text", 1, p, json_text_cb,
-                  api_call_new(e, req));
+    /* Outside the caller's scope is NULL: the same 404 as an unknown id. */
+    api_query(api_call_new(e, req), "SELECT anpi_broadcast_json($1::bigint, $2::bigint)::text", 1, p,
+              json_text_cb);
 }
 
 /* The report of anpi_import_people2; c->notice holds the input's encoding. */
@@ -446,8 +464,8 @@ h_import(struct anpi_http_req *req, void *ctx)
     anpi_people_csv_free(&csv);
     struct api_call *c = api_call_new(e, req);
     c->notice = anpi_xstrdup(enc ? enc : "UTF-8");
-    const char *p[3] = { rows, mode, dry_run ? "true" : "false" };
-    anpi_db_query(e->db, "SELECT anpi_import_people2($1::jsonb, $2, $3::boolean, 'api')::text", 3, p,
+    const char *p[4] = { rows, mode, dry_run ? "true" : "false", api_actor(req) };
+    anpi_db_query(e->db, "SELECT anpi_import_people2($1::jsonb, $2, $3::boolean, $4)::text", 4, p,
                   imported_cb, c);
     free(rows);
 }
@@ -517,7 +535,7 @@ h_travellers_import(struct anpi_http_req *req, void *ctx)
     anpi_travellers_csv_free(&csv);
     char *rj = json_dumps(rows, JSON_COMPACT);
     json_decref(rows);
-    const char *p[2] = { rj, "api" };
+    const char *p[2] = { rj, api_actor(req) };
     anpi_db_query(e->db, "SELECT anpi_import_trips($1::jsonb, $2)::text", 2, p, trips_cb,
                   api_call_new(e, req));
     free(rj);
@@ -571,7 +589,7 @@ h_travellers_check(struct anpi_http_req *req, void *ctx)
     }
     char exp[32];
     snprintf(exp, sizeof(exp), "%lld", (long long)e->cfg->incident_expiry_s);
-    const char *p[5] = { ct->alpha2, title, msg, "api", exp };
+    const char *p[5] = { ct->alpha2, title, msg, api_actor(req), exp };
     anpi_db_query(e->db, "SELECT anpi_manual_traveller_check($1, $2, $3::jsonb, $4, $5::double precision)::text",
                   5, p, manual_check_cb, api_call_new(e, req));
     free(msg);
@@ -613,10 +631,10 @@ static void
 h_address_check(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    char dedupe[64];
-    snprintf(dedupe, sizeof(dedupe), "check:api:%lld", (long long)anpi_now_ms());
-    const char *p[1] = { dedupe };
-    anpi_db_query(e->db, "SELECT anpi_address_check($1, 'api')", 1, p, check_started, api_call_new(e, req));
+    char dedupe[128];
+    snprintf(dedupe, sizeof(dedupe), "check:%s:%lld", api_actor(req), (long long)anpi_now_ms());
+    const char *p[2] = { dedupe, api_actor(req) };
+    anpi_db_query(e->db, "SELECT anpi_address_check($1, $2)", 2, p, check_started, api_call_new(e, req));
 }
 
 int

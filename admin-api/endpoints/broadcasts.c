@@ -3,8 +3,10 @@
  * person about their answer.
  *
  * Every handler checks the request here and hands one call to a function
- * of engine/schema/0012_broadcasts.sql; the later account and group-admin
- * scope layer wraps those functions, not these handlers. */
+ * of engine/schema/0018_scope_broadcasts.sql through api_query(), which
+ * passes the caller's account first: what a group admin or hr may see and
+ * reach is decided there, in one place, not in these handlers.  Outside the
+ * scope is answered exactly like unknown (404 / unknown_people). */
 #include "admin-api/endpoints/api.h"
 
 #include <stdio.h>
@@ -55,11 +57,14 @@ bad(struct anpi_http_req *req, const char *err)
     return false;
 }
 
-/* "api" or "api:<by>" for the created_by and audit columns. */
+/* The optional free "by" text of a request: kept only as a note in the
+ * audit entry (who acted is the signed-in account, api_actor()).  *out is
+ * NULL when absent or empty; false with err when malformed. */
 static bool
-actor_from(json_t *j, char *out, size_t outlen, char *err, size_t errlen)
+note_from(json_t *j, const char **out, char *err, size_t errlen)
 {
     json_t *v = json_object_get(j, "by");
+    *out = NULL;
     if (v && !json_is_string(v)) {
         snprintf(err, errlen, "\"by\" must be a string");
         return false;
@@ -73,7 +78,7 @@ actor_from(json_t *j, char *out, size_t outlen, char *err, size_t errlen)
         snprintf(err, errlen, "\"by\" must be one line");
         return false;
     }
-    snprintf(out, outlen, "api%s%s", by && *by ? ":" : "", by ? by : "");
+    *out = by && *by ? by : NULL;
     return true;
 }
 
@@ -167,25 +172,60 @@ id_value(json_t *v)
     return 0;
 }
 
-/* audience -> a clean copy {"people", "groups", "subgroups", "regions"}. */
+/* One entry of audience.regions: a prefecture code (1-47, "13") or a
+ * 5-digit municipality code ("13101", JIS X 0402 without the check digit).
+ * Sets *pref or *city; false if it is neither. */
+static bool
+region_value(json_t *r, int64_t *pref, int64_t *city)
+{
+    int64_t code = 0;
+    size_t len = 0;
+    *pref = *city = 0;
+    if (json_is_integer(r)) {
+        code = json_integer_value(r);
+        len = code >= 1000 ? 5 : 2;
+    } else if (json_is_string(r)) {
+        const char *s = json_string_value(r);
+        len = strlen(s);
+        if ((len < 1 || len > 2) && len != 5)
+            return false;
+        if (strspn(s, "0123456789") != len || anpi_parse_int64(s, 0, 99999, &code) != ANPI_OK)
+            return false;
+    } else {
+        return false;
+    }
+    if (len <= 2 && code >= 1 && code <= 47) {
+        *pref = code;
+        return true;
+    }
+    if (len == 5 && code / 1000 >= 1 && code / 1000 <= 47) {
+        *city = code;
+        return true;
+    }
+    return false;
+}
+
+/* audience -> a clean copy {"people", "groups", "subgroups", "regions"
+ * (prefecture codes), "cities" (city codes), "match"}. */
 static json_t *
 check_audience(json_t *a, char *err, size_t errlen)
 {
     if (!json_is_object(a)) {
-        snprintf(err, errlen, "\"audience\" must be an object with people, groups, subgroups and regions");
+        snprintf(err, errlen, "\"audience\" must be an object with people, groups, subgroups, regions and match");
         return NULL;
     }
     const char *key;
     json_t *v;
     json_object_foreach(a, key, v) {
         if (strcmp(key, "people") != 0 && strcmp(key, "groups") != 0 && strcmp(key, "subgroups") != 0 &&
-            strcmp(key, "regions") != 0) {
-            snprintf(err, errlen, "audience.%.64s is not known (people, groups, subgroups, regions)", key);
+            strcmp(key, "regions") != 0 && strcmp(key, "match") != 0) {
+            snprintf(err, errlen, "audience.%.64s is not known (people, groups, subgroups, regions, match)", key);
             return NULL;
         }
     }
     json_t *people = json_object_get(a, "people"), *groups = json_object_get(a, "groups");
     json_t *regions = json_object_get(a, "regions"), *sub = json_object_get(a, "subgroups");
+    json_t *match = json_object_get(a, "match");
     const char *names[3] = { "people", "groups", "regions" };
     json_t *lists[3] = { people, groups, regions };
     for (int i = 0; i < 3; i++)
@@ -197,12 +237,17 @@ check_audience(json_t *a, char *err, size_t errlen)
         snprintf(err, errlen, "audience.subgroups must be true or false");
         return NULL;
     }
+    const char *mv = match ? json_string_value(match) : "any";
+    if (!mv || (strcmp(mv, "any") != 0 && strcmp(mv, "all") != 0)) {
+        snprintf(err, errlen, "audience.match must be \"any\" (the union) or \"all\" (in the groups and in the regions)");
+        return NULL;
+    }
     if (json_array_size(people) + json_array_size(groups) + json_array_size(regions) == 0) {
         snprintf(err, errlen, "the audience is empty: give people, groups or regions");
         return NULL;
     }
-    json_t *out = json_pack("{s:[], s:[], s:b, s:[]}", "people", "groups", "subgroups",
-                            sub ? json_is_true(sub) : 1, "regions");
+    json_t *out = json_pack("{s:[], s:[], s:b, s:[], s:[], s:s}", "people", "groups", "subgroups",
+                            sub ? json_is_true(sub) : 1, "regions", "cities", "match", mv);
     for (size_t i = 0; i < json_array_size(people); i++) {
         const char *id = json_string_value(json_array_get(people, i));
         if (!id || !*id || strlen(id) > PERSON_ID_MAX) {
@@ -221,17 +266,16 @@ check_audience(json_t *a, char *err, size_t errlen)
         json_array_append_new(json_object_get(out, "groups"), json_integer(id));
     }
     for (size_t i = 0; i < json_array_size(regions); i++) {
-        json_t *r = json_array_get(regions, i);
-        int64_t code = 0;
-        if (json_is_integer(r))
-            code = json_integer_value(r);
-        else if (!json_is_string(r) || anpi_parse_int64(json_string_value(r), 1, 47, &code) != ANPI_OK)
-            code = 0;
-        if (code < 1 || code > 47) {
-            snprintf(err, errlen, "audience.regions[%zu] must be a prefecture code \"01\" to \"47\"", i);
+        int64_t pref, city;
+        if (!region_value(json_array_get(regions, i), &pref, &city)) {
+            snprintf(err, errlen, "audience.regions[%zu] must be a prefecture code \"01\" to \"47\" or a "
+                     "5-digit city code such as \"13101\"", i);
             goto fail;
         }
-        json_array_append_new(json_object_get(out, "regions"), json_integer(code));
+        if (pref)
+            json_array_append_new(json_object_get(out, "regions"), json_integer(pref));
+        else
+            json_array_append_new(json_object_get(out, "cities"), json_integer(city));
     }
     return out;
 fail:
@@ -264,7 +308,28 @@ template_ok(const char *tmpl, const char *const *allowed, const char *where, cha
     return true;
 }
 
-/* ---- POST /api/v1/broadcasts ---------------------------------------------- */
+/* ---- POST /api/v1/broadcasts and /api/v1/broadcasts/preview ---------------- */
+
+/* The answer to a refused audience (unknown or out of scope: the same) or
+ * an empty one; false when res is none of these. */
+static bool
+audience_refused(struct anpi_http_req *req, json_t *j, const char *what)
+{
+    const char *result = json_string_value(json_object_get(j, "result"));
+    if (result && strcmp(result, "unknown_people") == 0) {
+        char *list = json_dumps(json_object_get(j, "people"), JSON_COMPACT);
+        anpi_http_respond_error(req, 400, "unknown people in audience.people: %.400s; %s", list ? list : "", what);
+        free(list);
+        return true;
+    }
+    if (result && strcmp(result, "unknown_groups") == 0) {
+        char *list = json_dumps(json_object_get(j, "groups"), JSON_COMPACT);
+        anpi_http_respond_error(req, 400, "unknown groups in audience.groups: %.400s; %s", list ? list : "", what);
+        free(list);
+        return true;
+    }
+    return false;
+}
 
 static void
 composed_cb(void *arg, const PGresult *res, const char *err)
@@ -285,23 +350,68 @@ composed_cb(void *arg, const PGresult *res, const char *err)
         api_call_free(c);
         return;
     }
-    if (result && strcmp(result, "unknown_people") == 0) {
-        char *list = json_dumps(json_object_get(j, "people"), JSON_COMPACT);
-        anpi_http_respond_error(c->req, 400, "unknown people in audience.people: %.400s; nothing was sent",
-                                list ? list : "");
-        free(list);
-    } else if (result && strcmp(result, "unknown_groups") == 0) {
-        char *list = json_dumps(json_object_get(j, "groups"), JSON_COMPACT);
-        anpi_http_respond_error(c->req, 400, "unknown groups in audience.groups: %.400s; nothing was sent",
-                                list ? list : "");
-        free(list);
-    } else if (result && strcmp(result, "empty") == 0) {
+    if (result && strcmp(result, "empty") == 0)
         anpi_http_respond_error(c->req, 400, "the audience matches nobody; nothing was sent");
-    } else {
+    else if (!audience_refused(c->req, j, "nothing was sent"))
         anpi_http_respond_error(c->req, 500, "unexpected answer from the database");
-    }
     json_decref(j);
     api_call_free(c);
+}
+
+/* A composed request, checked.  The strings point into the JSON body. */
+struct composed {
+    const char *subject, *text, *note;
+    bool drill;
+    json_t *questions, *audience;
+};
+
+static void
+composed_free(struct composed *m)
+{
+    json_decref(m->questions);
+    json_decref(m->audience);
+}
+
+/* Check a compose body.  With full false (the preview) subject, body and
+ * questions may be left out, but what is given is checked the same way. */
+static bool
+check_composed(json_t *j, bool full, struct composed *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    json_t *subject = json_object_get(j, "subject"), *text = json_object_get(j, "body");
+    json_t *drill = json_object_get(j, "drill"), *questions = json_object_get(j, "questions");
+    m->subject = json_string_value(subject);
+    m->text = json_string_value(text);
+    if ((full || subject) &&
+        (!m->subject || !*m->subject || strlen(m->subject) > SUBJECT_MAX || strpbrk(m->subject, "\r\n"))) {
+        snprintf(err, errlen, "\"subject\" must be a non-empty line of at most %d bytes", SUBJECT_MAX);
+        return false;
+    }
+    if ((full || text) && (!m->text || !*m->text || strlen(m->text) > BODY_MAX)) {
+        snprintf(err, errlen, "\"body\" must be a non-empty text of at most %d bytes", BODY_MAX);
+        return false;
+    }
+    if (drill && !json_is_boolean(drill)) {
+        snprintf(err, errlen, "\"drill\" must be true or false");
+        return false;
+    }
+    m->drill = json_is_true(drill);
+    if (!note_from(j, &m->note, err, errlen))
+        return false;
+    if ((m->subject && !template_ok(m->subject, subject_vars, "subject", err, errlen)) ||
+        (m->text && !template_ok(m->text, body_vars, "body", err, errlen)))
+        return false;
+    if (full || questions) {
+        m->questions = check_questions(questions, err, errlen);
+        if (!m->questions)
+            return false;
+    }
+    m->audience = check_audience(json_object_get(j, "audience"), err, errlen);
+    if (!m->audience) {
+        composed_free(m);
+        return false;
+    }
+    return true;
 }
 
 static void
@@ -316,62 +426,83 @@ h_compose(struct anpi_http_req *req, void *ctx)
         bad(req, err);
         return;
     }
-    json_t *questions = NULL, *audience = NULL;
-    char who[BY_MAX + 8];
-    const char *subject = json_string_value(json_object_get(j, "subject"));
-    const char *text = json_string_value(json_object_get(j, "body"));
-    json_t *drill = json_object_get(j, "drill");
-    char *tmpl = NULL;
-    if (!subject || !*subject || strlen(subject) > SUBJECT_MAX || strpbrk(subject, "\r\n")) {
-        bad(req, "\"subject\" must be a non-empty line of at most 300 bytes");
-        goto done;
-    }
-    if (!text || !*text || strlen(text) > BODY_MAX) {
-        bad(req, "\"body\" must be a non-empty text of at most 16384 bytes");
-        goto done;
-    }
-    if (drill && !json_is_boolean(drill)) {
-        bad(req, "\"drill\" must be true or false");
-        goto done;
-    }
-    if (!actor_from(j, who, sizeof(who), err, sizeof(err))) {
+    struct composed m;
+    if (!check_composed(j, true, &m, err, sizeof(err))) {
         bad(req, err);
-        goto done;
-    }
-    if (!template_ok(subject, subject_vars, "subject", err, sizeof(err)) ||
-        !template_ok(text, body_vars, "body", err, sizeof(err))) {
-        bad(req, err);
-        goto done;
-    }
-    questions = check_questions(json_object_get(j, "questions"), err, sizeof(err));
-    if (!questions) {
-        bad(req, err);
-        goto done;
-    }
-    audience = check_audience(json_object_get(j, "audience"), err, sizeof(err));
-    if (!audience) {
-        bad(req, err);
-        goto done;
+        json_decref(j);
+        return;
     }
     /* Every mail must carry the person's reply link, whatever was typed. */
     bool has_link = false;
-    free(anpi_template_render(text, spot_reply_url, &has_link, false, NULL));
-    tmpl = has_link ? anpi_xstrdup(text) : anpi_xasprintf("%s\n\n回答はこちらから:\n{{reply_url}}\n", text);
-
-    char *qj = json_dumps(questions, JSON_COMPACT);
-    char *aj = json_dumps(audience, JSON_COMPACT);
+    free(anpi_template_render(m.text, spot_reply_url, &has_link, false, NULL));
+    char *tmpl = has_link ? anpi_xstrdup(m.text)
+                          : anpi_xasprintf("%s\n\n回答はこちらから:\n{{reply_url}}\n", m.text);
+    char *qj = json_dumps(m.questions, JSON_COMPACT);
+    char *aj = json_dumps(m.audience, JSON_COMPACT);
     char exp[32];
     snprintf(exp, sizeof(exp), "%d", EXPIRES_S);
-    const char *p[7] = { subject, tmpl, qj, aj, json_is_true(drill) ? "true" : "false", who, exp };
-    anpi_db_query(e->db,
-        "SELECT anpi_manual_broadcast($1, $2, $3::jsonb, $4::jsonb, $5::boolean, $6, $7::double precision)::text",
-        7, p, composed_cb, api_call_new(e, req));
+    const char *p[8] = { m.subject, tmpl, qj, aj, m.drill ? "true" : "false", api_actor(req), exp, m.note };
+    api_query(api_call_new(e, req),
+        "SELECT anpi_manual_broadcast($1::bigint, $2, $3, $4::jsonb, $5::jsonb, $6::boolean, $7,"
+        " $8::double precision, $9)::text",
+        8, p, composed_cb);
     free(qj);
     free(aj);
-done:
     free(tmpl);
-    json_decref(questions);
-    json_decref(audience);
+    composed_free(&m);
+    json_decref(j);
+}
+
+static void
+previewed_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    if (err) {
+        anpi_http_respond_error(c->req, 503, "database error: %s", err);
+        api_call_free(c);
+        return;
+    }
+    json_error_t jerr;
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+    const char *result = json_string_value(json_object_get(j, "result"));
+    if (result && strcmp(result, "preview") == 0) {
+        json_object_del(j, "result");
+        anpi_http_respond_json(c->req, 200, j);
+        api_call_free(c);
+        return;
+    }
+    if (!audience_refused(c->req, j, "nothing was previewed"))
+        anpi_http_respond_error(c->req, 500, "unexpected answer from the database");
+    json_decref(j);
+    api_call_free(c);
+}
+
+/* The same body as compose; answers how many people it would reach and the
+ * first of them, creating nothing. */
+static void
+h_preview(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    char err[512];
+    json_t *j = anpi_json_body(body ? body : "", len, err, sizeof(err));
+    if (!j) {
+        bad(req, err);
+        return;
+    }
+    struct composed m;
+    if (!check_composed(j, false, &m, err, sizeof(err))) {
+        bad(req, err);
+        json_decref(j);
+        return;
+    }
+    char *aj = json_dumps(m.audience, JSON_COMPACT);
+    const char *p[1] = { aj };
+    api_query(api_call_new(e, req), "SELECT anpi_audience_preview($1::bigint, $2::jsonb)::text", 1, p,
+              previewed_cb);
+    free(aj);
+    composed_free(&m);
     json_decref(j);
 }
 
@@ -429,8 +560,8 @@ h_history(struct anpi_http_req *req, void *ctx)
     snprintf(ls, sizeof(ls), "%lld", (long long)lim);
     snprintf(os, sizeof(os), "%lld", (long long)off);
     const char *p[4] = { dv, kind && *kind ? kind : NULL, ls, os };
-    anpi_db_query(e->db, "SELECT anpi_broadcasts_json($1::boolean, $2, $3::int, $4::int)::text", 4, p, json_cb,
-                  api_call_new(e, req));
+    api_query(api_call_new(e, req), "SELECT anpi_broadcasts_json($1::bigint, $2::boolean, $3, $4::int, $5::int)::text",
+              4, p, json_cb);
 }
 
 /* ---- GET /api/v1/broadcasts/{id}/groups ------------------------------------ */
@@ -456,7 +587,7 @@ h_groups(struct anpi_http_req *req, void *ctx)
     char ids[32];
     snprintf(ids, sizeof(ids), "%lld", id);
     const char *p[1] = { ids };
-    anpi_db_query(e->db, "SELECT anpi_broadcast_groups_json($1::bigint)::text", 1, p, json_cb, c);
+    api_query(c, "SELECT anpi_broadcast_groups_json($1::bigint, $2::bigint)::text", 1, p, json_cb);
 }
 
 /* ---- POST /api/v1/broadcasts/{id}/resend ----------------------------------- */
@@ -505,43 +636,45 @@ h_resend(struct anpi_http_req *req, void *ctx)
     long long id = broadcast_id(req);
     if (!id)
         return;
-    /* the body is optional: {"by": "..."} */
+    /* the body is optional: {"by": "..."}, a note for the audit log */
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
-    char err[512], who[BY_MAX + 8] = "api";
+    char err[512];
+    const char *note = NULL;
+    json_t *j = NULL;
     if (body && len > 0) {
-        json_t *j = anpi_json_body(body, len, err, sizeof(err));
-        if (!j || !actor_from(j, who, sizeof(who), err, sizeof(err))) {
+        j = anpi_json_body(body, len, err, sizeof(err));
+        if (!j || !note_from(j, &note, err, sizeof(err))) {
             json_decref(j);
             bad(req, err);
             return;
         }
-        json_decref(j);
     }
     struct api_call *c = api_call_new(e, req);
     c->id = id;
     char ids[32];
     snprintf(ids, sizeof(ids), "%lld", id);
-    const char *p[2] = { ids, who };
-    anpi_db_query(e->db, "SELECT anpi_broadcast_resend($1::bigint, $2)::text", 2, p, resent_cb, c);
+    const char *p[3] = { ids, api_actor(req), note };
+    api_query(c, "SELECT anpi_broadcast_resend($1::bigint, $2::bigint, $3, $4)::text", 3, p, resent_cb);
+    json_decref(j);
 }
 
 /* ---- POST /api/v1/broadcasts/{id}/people/{person_id}/message -------------- */
 
 /* Two steps: find the recipient (its id makes the reply link, which needs
- * the link key only this process holds), then store and mail. */
+ * the link key only this process holds), then store and mail.  The call
+ * comes first so api_query() can carry it. */
 struct wb_call {
-    struct anpi_engine *e;
-    struct anpi_http_req *req;
-    long long broadcast;
+    struct api_call c;
     char *text;
-    char who[BY_MAX + 8];
+    char *note;
 };
 
 static void
 wb_free(struct wb_call *w)
 {
     free(w->text);
+    free(w->note);
     free(w);
 }
 
@@ -550,18 +683,18 @@ wb_stored_cb(void *arg, const PGresult *res, const char *err)
 {
     struct wb_call *w = arg;
     if (err) {
-        anpi_http_respond_error(w->req, 503, "database error; the message was not stored: %s", err);
+        anpi_http_respond_error(w->c.req, 503, "database error; the message was not stored: %s", err);
     } else {
         json_error_t jerr;
         json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
         const char *result = json_string_value(json_object_get(j, "result"));
         if (result && strcmp(result, "stored") == 0) {
             json_object_del(j, "result");
-            anpi_dispatch_kick(w->e);
-            anpi_http_respond_json(w->req, 201, j);
+            anpi_dispatch_kick(w->c.e);
+            anpi_http_respond_json(w->c.req, 201, j);
         } else {
             json_decref(j);
-            anpi_http_respond_error(w->req, 404, "no such recipient");
+            anpi_http_respond_error(w->c.req, 404, "no such recipient");
         }
     }
     wb_free(w);
@@ -572,7 +705,7 @@ wb_target_cb(void *arg, const PGresult *res, const char *err)
 {
     struct wb_call *w = arg;
     if (err) {
-        anpi_http_respond_error(w->req, 503, "database error: %s", err);
+        anpi_http_respond_error(w->c.req, 503, "database error: %s", err);
         wb_free(w);
         return;
     }
@@ -581,10 +714,10 @@ wb_target_cb(void *arg, const PGresult *res, const char *err)
     const char *result = json_string_value(json_object_get(j, "result"));
     if (!result || strcmp(result, "found") != 0) {
         if (result && strcmp(result, "not_safety") == 0)
-            anpi_http_respond_error(w->req, 409, "broadcast %lld is not a safety check; there is no answer to "
-                                    "write back about", w->broadcast);
+            anpi_http_respond_error(w->c.req, 409, "broadcast %lld is not a safety check; there is no answer to "
+                                    "write back about", w->c.id);
         else
-            anpi_http_respond_error(w->req, 404, "the person is not a recipient of broadcast %lld", w->broadcast);
+            anpi_http_respond_error(w->c.req, 404, "the person is not a recipient of broadcast %lld", w->c.id);
         json_decref(j);
         wb_free(w);
         return;
@@ -592,13 +725,13 @@ wb_target_cb(void *arg, const PGresult *res, const char *err)
     json_int_t rid = json_integer_value(json_object_get(j, "recipient_id"));
     json_decref(j);
     char tok[ANPI_LINK_TOKEN_LEN + 1];
-    anpi_link_make(w->e->link_key, ANPI_LINK_REPLY, (int64_t)rid, tok);
+    anpi_link_make(w->c.e->link_key, ANPI_LINK_REPLY, (int64_t)rid, tok);
     char url[600], rids[32];
-    snprintf(url, sizeof(url), "%s/r/%s", w->e->cfg->public_url, tok);
+    snprintf(url, sizeof(url), "%s/r/%s", w->c.e->cfg->public_url, tok);
     snprintf(rids, sizeof(rids), "%lld", (long long)rid);
-    const char *p[6] = { rids, w->text, w->who, url, WRITE_BACK_SUBJECT, WRITE_BACK_BODY };
-    anpi_db_query(w->e->db, "SELECT anpi_write_back($1::bigint, $2, $3, $4, $5, $6)::text", 6, p,
-                  wb_stored_cb, w);
+    const char *p[7] = { rids, w->text, api_actor(w->c.req), url, WRITE_BACK_SUBJECT, WRITE_BACK_BODY, w->note };
+    api_query(&w->c, "SELECT anpi_write_back($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8)::text", 7, p,
+              wb_stored_cb);
 }
 
 static void
@@ -622,28 +755,28 @@ h_write_back(struct anpi_http_req *req, void *ctx)
         return;
     }
     const char *text = json_string_value(json_object_get(j, "text"));
-    struct wb_call *w = anpi_xcalloc(1, sizeof(*w));
+    const char *note = NULL;
     if (!text || !*text || strlen(text) > WRITE_BACK_MAX) {
         bad(req, "\"text\" must be a non-empty text of at most 2000 bytes");
-        goto fail;
+        json_decref(j);
+        return;
     }
-    if (!actor_from(j, w->who, sizeof(w->who), err, sizeof(err))) {
+    if (!note_from(j, &note, err, sizeof(err))) {
         bad(req, err);
-        goto fail;
+        json_decref(j);
+        return;
     }
-    w->e = e;
-    w->req = req;
-    w->broadcast = id;
+    struct wb_call *w = anpi_xcalloc(1, sizeof(*w));
+    w->c.e = e;
+    w->c.req = req;
+    w->c.id = id;
     w->text = anpi_xstrdup(text);
+    w->note = note ? anpi_xstrdup(note) : NULL;
     json_decref(j);
     char ids[32];
     snprintf(ids, sizeof(ids), "%lld", id);
     const char *p[2] = { ids, person };
-    anpi_db_query(e->db, "SELECT anpi_write_back_target($1::bigint, $2)::text", 2, p, wb_target_cb, w);
-    return;
-fail:
-    json_decref(j);
-    wb_free(w);
+    api_query(&w->c, "SELECT anpi_write_back_target($1::bigint, $2::bigint, $3)::text", 2, p, wb_target_cb);
 }
 
 int
@@ -651,6 +784,7 @@ anpi_api_broadcasts_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
     int rc = 0;
     rc |= api_route(e, s, "POST", "/api/v1/broadcasts", API_BROADCAST_SEND, h_compose);
+    rc |= api_route(e, s, "POST", "/api/v1/broadcasts/preview", API_BROADCAST_SEND, h_preview);
     rc |= api_route(e, s, "GET", "/api/v1/broadcasts", API_BROADCASTS_READ, h_history);
     rc |= api_route(e, s, "GET", "/api/v1/broadcasts/{id}/groups", API_BROADCASTS_READ, h_groups);
     rc |= api_route(e, s, "POST", "/api/v1/broadcasts/{id}/resend", API_BROADCAST_SEND, h_resend);

@@ -11,23 +11,31 @@
  *   Authorization: Bearer anpi_...       an API token (api_tokens, hashed)
  *   Cookie: anpi_session=anpi_...        a console session (sessions, hashed);
  *                                        a state-changing request must also
- *                                        carry X-CSRF-Token
+ *                                        carry X-CSRF-Token, or the field
+ *                                        csrf in an urlencoded form body
  *
  * resolves it with one query (anpi_principal), checks the role against the
  * route's permission and the token's scopes, and only then runs the
  * handler, with the caller attached to the request (api_who()).  Data scope
  * (what a group admin sees) is not decided here: every data query runs
  * through api_query(), which passes the caller's account as $1 to a SQL
- * function that filters through anpi_scope_* (engine/schema/0014). */
+ * function that filters through anpi_scope_* (engine/schema/0014).
+ *
+ * The console's pages (/console/...) get their refusals as HTML pages
+ * instead of JSON, and a visitor with no credential at all is sent to the
+ * sign-in form (303) instead of getting a 401. */
 #include "admin-api/endpoints/api.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
 #include "admin-api/body.h"
+#include "admin-api/console_html.h"
 #include "engine/auth/apitoken.h"
 #include "engine/log.h"
 
@@ -122,6 +130,33 @@ api_actor(const struct anpi_http_req *req)
 
 /* --- credentials ----------------------------------------------------------- */
 
+static bool
+is_console(const struct gate_route *rt)
+{
+    return strncmp(rt->pattern, "/console/", 9) == 0;
+}
+
+/* Refuse: JSON {"error"} for the API, an HTML page for the console (with a
+ * way back to the sign-in form when the caller is not signed in). */
+static void ANPI_PRINTF(4, 5)
+refuse(const struct gate_route *rt, struct anpi_http_req *req, unsigned status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!is_console(rt)) {
+        anpi_http_respond_error(req, status, "%s", msg);
+        return;
+    }
+    const char *title = status == 401 ? "サインインしてください" : status == 403 ? "この操作はできません"
+                                                                : "一時的に利用できません";
+    anpi_console_respond(req, status,
+                         anpi_console_message_page(NULL, title, msg, status == 401 ? "/console/login" : "/console/",
+                                                   status == 401 ? "サインイン画面へ" : "ホームへ"));
+}
+
 struct gate_call {
     struct gate_route *rt;
     struct anpi_http_req *req;
@@ -140,27 +175,58 @@ admit(struct gate_route *rt, struct anpi_http_req *req, struct api_who *w)
 {
     const struct perm_def *pd = &PERMS[rt->perm];
     if (rt->perm != API_SELF && !(pd->roles & (1u << w->role))) {
-        anpi_http_respond_error(req, 403, "the %s role may not do this (%s %s needs %s)", api_role_name(w->role),
-                                rt->method, rt->pattern, pd->name);
+        refuse(rt, req, 403, "the %s role may not do this (%s %s needs %s)", api_role_name(w->role), rt->method,
+               rt->pattern, pd->name);
         free(w);
         return;
     }
     if (!anpi_scopes_allow(w->scopes, pd->scope)) {
         char sc[64] = "";
         anpi_scopes_format(pd->scope, sc, sizeof(sc));
-        anpi_http_respond_error(req, 403, "this token lacks the \"%s\" scope", sc);
+        refuse(rt, req, 403, "this token lacks the \"%s\" scope", sc);
         free(w);
         return;
     }
     /* A console session signed in with an initial password may only change
      * it.  API tokens are not held to this (see docs/admin.md). */
     if (w->via == 's' && w->must_change && rt->perm != API_SELF) {
-        anpi_http_respond_error(req, 403, "change the initial password first (POST /api/v1/account/password)");
+        if (is_console(rt) && is_safe_method(anpi_http_method(req))) {
+            anpi_console_redirect(req, "/console/password");
+            free(w);
+            return;
+        }
+        refuse(rt, req, 403,
+               "change the initial password first (POST /api/v1/account/password or /console/password)");
         free(w);
         return;
     }
     anpi_http_req_set_user(req, w, free);
     rt->h(req, rt->e);
+}
+
+/* A state-changing session request must prove it comes from our own page:
+ * the session's CSRF token in X-CSRF-Token (scripts) or in the field csrf
+ * of an urlencoded form (the console's forms). */
+static bool
+csrf_ok(const struct anpi_http_req *req, const char *csrf)
+{
+    size_t cl = strlen(csrf);
+    const char *h = anpi_http_header(req, "X-CSRF-Token");
+    if (h)
+        return cl > 0 && strlen(h) == cl && CRYPTO_memcmp(h, csrf, cl) == 0;
+    const char *ct = anpi_http_header(req, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
+        return false;
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    struct anpi_form f = { 0 };
+    char err[128];
+    if (anpi_form_parse(body ? body : "", len, &f, err, sizeof(err)) != ANPI_OK)
+        return false;
+    const char *v = anpi_form_get(&f, "csrf");
+    bool ok = cl > 0 && v && strlen(v) == cl && CRYPTO_memcmp(v, csrf, cl) == 0;
+    anpi_form_free(&f);
+    return ok;
 }
 
 static void
@@ -174,14 +240,15 @@ principal_cb(void *arg, const PGresult *res, const char *err)
         return;
     }
     if (err) {
-        anpi_http_respond_error(req, 503, "database error: %s", err);
+        refuse(g->rt, req, 503, "database error: %s", err);
         free(g);
         return;
     }
     if (PQntuples(res) != 1) {
         if (g->session) {
             anpi_http_set_cookie(req, API_SESSION_COOKIE, "gone", 0);
-            anpi_http_respond_error(req, 401, "the session has ended (signed out, timed out or disabled): sign in again");
+            refuse(g->rt, req, 401, "this session is unknown here or has ended (signed out, timed out, or the "
+                                    "account disabled): sign in again");
         } else {
             anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\", error=\"invalid_token\"");
             anpi_http_respond_error(req, 401, "unknown, revoked or expired token, or a disabled account");
@@ -190,30 +257,38 @@ principal_cb(void *arg, const PGresult *res, const char *err)
         return;
     }
     struct api_who *w = anpi_xcalloc(1, sizeof(*w));
-    w->id = atoll(PQgetvalue(res, 0, 0));
-    snprintf(w->login, sizeof(w->login), "%s", PQgetvalue(res, 0, 1));
-    if (api_role_parse(PQgetvalue(res, 0, 2), &w->role) != ANPI_OK) {
-        anpi_http_respond_error(req, 503, "account %s has an unknown role", w->login);
+    int64_t id = 0, scopes = 0, cred = 0;
+    /* Account 0 is the bootstrap token: a row that does not parse must never
+     * fall back to it. */
+    if (anpi_parse_int64(PQgetvalue(res, 0, 0), 1, INT64_MAX, &id) != ANPI_OK ||
+        anpi_parse_int64(PQgetvalue(res, 0, 3), 0, ANPI_SCOPE_ALL, &scopes) != ANPI_OK ||
+        anpi_parse_int64(PQgetvalue(res, 0, 7), 1, INT64_MAX, &cred) != ANPI_OK) {
+        refuse(g->rt, req, 503, "unexpected principal row from the database");
         free(w);
         free(g);
         return;
     }
-    w->scopes = (unsigned)atoi(PQgetvalue(res, 0, 3));
+    w->id = (long long)id;
+    snprintf(w->login, sizeof(w->login), "%s", PQgetvalue(res, 0, 1));
+    if (api_role_parse(PQgetvalue(res, 0, 2), &w->role) != ANPI_OK) {
+        refuse(g->rt, req, 503, "account %s has an unknown role", w->login);
+        free(w);
+        free(g);
+        return;
+    }
+    w->scopes = (unsigned)scopes;
     w->must_change = PQgetvalue(res, 0, 4)[0] == 't';
     w->via = g->session ? 's' : 't';
-    w->credential = atoll(PQgetvalue(res, 0, 7));
+    w->credential = (long long)cred;
     if (g->session) {
         const char *csrf = PQgetvalue(res, 0, 6);
         snprintf(w->csrf, sizeof(w->csrf), "%s", csrf);
-        if (!is_safe_method(anpi_http_method(req))) {
-            const char *h = anpi_http_header(req, "X-CSRF-Token");
-            size_t cl = strlen(csrf);
-            if (!h || strlen(h) != cl || CRYPTO_memcmp(h, csrf, cl) != 0) {
-                anpi_http_respond_error(req, 403, "missing or wrong X-CSRF-Token for this session");
-                free(w);
-                free(g);
-                return;
-            }
+        if (!is_safe_method(anpi_http_method(req)) && !csrf_ok(req, csrf)) {
+            refuse(g->rt, req, 403, "missing or wrong CSRF token for this session (X-CSRF-Token or the form "
+                                    "field csrf): reload the page and try again");
+            free(w);
+            free(g);
+            return;
         }
     }
     struct gate_route *rt = g->rt;
@@ -269,10 +344,13 @@ gate(struct anpi_http_req *req, void *ctx)
         if (crc != ANPI_OK || anpi_apitoken_hash(sess, hash) != ANPI_OK) {
             /* A cookie this server never issued (another server's, or forged). */
             anpi_http_set_cookie(req, API_SESSION_COOKIE, "gone", 0);
-            anpi_http_respond_error(req, 401, "this session cookie was not issued here: sign in again");
+            refuse(rt, req, 401, "this session cookie was not issued here: sign in again");
             return;
         }
         session = true;
+    } else if (!h && is_console(rt)) {
+        anpi_console_redirect(req, "/console/login");
+        return;
     } else {
         anpi_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"anpi\"");
         anpi_http_respond_error(req, 401, "sign in: a bearer token (POST /api/v1/tokens) or a console session");

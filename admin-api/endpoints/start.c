@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "admin-api/allowlist.h"
 #include "engine/log.h"
 
 int
@@ -16,13 +17,18 @@ anpi_api_start(struct anpi_engine *e, char *err, size_t errlen)
         return ANPI_ERROR;
     struct anpi_http_opts adm = { .listen = e->cfg->listen_admin, .max_body = e->cfg->api_max_body,
                                   .cookies = true };
+    static struct anpi_allowlist admin_allow;   /* api.allow; outlives the server */
+    if (anpi_allowlist_setup(&admin_allow, &adm, "admin", e->cfg->api_allow, e->cfg->napi_allow, err, errlen) !=
+        ANPI_OK)
+        return ANPI_ERROR;
     e->admin = anpi_http_server_create(e->loop, &adm, err, errlen);
     if (!e->admin)
         return ANPI_ERROR;
     if (anpi_api_public_routes(e, e->pub) != ANPI_OK || anpi_api_admin_routes(e, e->admin) != ANPI_OK ||
         anpi_api_audit_routes(e, e->admin) != ANPI_OK || anpi_api_broadcasts_routes(e, e->admin) != ANPI_OK ||
         anpi_api_directory_routes(e, e->admin) != ANPI_OK || anpi_api_dirsync_routes(e, e->admin) != ANPI_OK ||
-        anpi_api_gate_routes(e, e->admin) != ANPI_OK || anpi_api_accounts_routes(e, e->admin) != ANPI_OK) {
+        anpi_api_gate_routes(e, e->admin) != ANPI_OK || anpi_api_accounts_routes(e, e->admin) != ANPI_OK ||
+        anpi_api_console_routes(e, e->admin) != ANPI_OK || anpi_api_escalation_routes(e, e->admin) != ANPI_OK) {
         snprintf(err, errlen, "route table error");
         return ANPI_ERROR;
     }

@@ -2,12 +2,19 @@
 and without subgroups) and regions; answers through the reply page; resend
 to the unanswered only; the send history with drills kept apart; the tally
 per group; the time-to-answer curve; messages written back to a person.
+Then the same through the scope of a group admin and of hr (only their
+people, outside is 404), the audience preview, "match": "all" and city
+codes, checked against a computation of their own here.
 
 Real PostgreSQL 15, Postfix's smtp-sink and anpid as built.  Synthetic
 directory only (試験 names, example.jp).  Prints TAP."""
 
+import base64
+import hashlib
+import json
 import os
 import re
+import secrets
 import sys
 import time
 import traceback
@@ -34,9 +41,15 @@ B6,試験 無所属,しけん むしょぞく,b6@example.jp,47,
 B7,試験 兼務,しけん けんむ,b7@example.jp;b7.m@example.jp,04,本省/総務課/庶務係;地方/東北
 """
 ADDR = {}
+PREFS = {}      # person -> {prefecture codes}
+GROUPS = {}     # person -> {group paths}
 for _line in PEOPLE_CSV.strip().splitlines()[1:]:
     _f = _line.split(",")
     ADDR[_f[0]] = _f[3].split(";")
+    PREFS[_f[0]] = {int(x) for x in _f[4].split(";") if x}
+    GROUPS[_f[0]] = {x for x in _f[5].split(";") if x}
+# Cities set by the test (person_cities) for the city-code audience.
+CITIES = {"B3": {14100}, "B4": {27100}, "B5": {4100}}
 
 QUESTIONS = [
     {"id": "safety", "text": "ご自身の状況", "choices": ["無事", "軽傷", "重傷"]},
@@ -109,6 +122,49 @@ def recipients_of(pg, bid):
     return out.split("\n") if out else []
 
 
+def token_for(pg, login, role, groups=(), scopes=0x1f):
+    """An account and an API token for it, written straight into the tables
+    (accounts.c issues them the same way: only the SHA-256 is stored)."""
+    pg.psql("INSERT INTO accounts (login, role, password_hash, must_change, created_by)"
+            " VALUES ('%s', '%s', '$argon2id$test', false, 'test')" % (login, role))
+    for g in groups:
+        pg.psql("INSERT INTO account_groups (account_id, group_id)"
+                " SELECT id, %d FROM accounts WHERE login = '%s'" % (int(g), login))
+    tok = "anpi_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    pg.psql("INSERT INTO api_tokens (account_id, hash, scopes) SELECT id, '%s', %d FROM accounts"
+            " WHERE login = '%s'" % (hashlib.sha256(tok.encode()).hexdigest(), scopes, login))
+    return tok
+
+
+def in_subtree(paths, roots, sub=True):
+    return any(p == r or (sub and p.startswith(r + "/")) for p in paths for r in roots)
+
+
+def expect_audience(people=(), groups=(), regions=(), subgroups=True, match="any", scope=None):
+    """The audience computed here, independently of the SQL: groups by path."""
+    prefs = {int(r) for r in regions if len(str(r)) <= 2}
+    cities = {int(r) for r in regions if len(str(r)) == 5}
+    by_group = {p for p in GROUPS if in_subtree(GROUPS[p], groups, subgroups)}
+    by_region = {p for p in PREFS if PREFS[p] & prefs or CITIES.get(p, set()) & cities}
+    if match == "all":
+        crit = [s for s, given in ((by_group, groups), (by_region, prefs or cities)) if given]
+        chosen = set.intersection(*crit) if crit else set()
+    else:
+        chosen = by_group | by_region
+    out = chosen | set(people)
+    return sorted(out & scope) if scope is not None else sorted(out)
+
+
+def answered_of(pg):
+    """{broadcast id: {person: answered?}} straight from the tables."""
+    out = {}
+    for line in pg.psql("SELECT broadcast_id, person_id, answered_at IS NOT NULL FROM recipients").split("\n"):
+        if line:
+            b, pid, ans = line.split("|")
+            out.setdefault(int(b), {})[pid] = ans == "t"
+    return out
+
+
 def run(tmp):
     with harness.PgCluster(tmp) as pg, harness.SmtpSink(tmp) as sink:
         cfg = harness.base_config(pg, sink)
@@ -167,7 +223,7 @@ def run(tmp):
               "answers through the page change the tally", b)
         check(all(k in b for k in ("id", "kind", "incident_id", "drill", "created_at", "expires_at", "rounds_sent",
                                    "recipients", "deliveries", "answered", "unanswered", "questions", "answers",
-                                   "curve")) and b["kind"] == "safety" and b["created_by"] == "api:試験 管理者",
+                                   "curve")) and b["kind"] == "safety" and b["created_by"] == "api",
               "GET /broadcasts/{id} keeps every field and adds created_by and the curve", b)
 
         # --- resend: only the unanswered -------------------------------------
@@ -261,7 +317,7 @@ def run(tmp):
         check(s == 200 and ids == [bid_e], "history ?drill=1 lists the drill only", (s, ids))
         e = h["broadcasts"][0] if ids else {}
         check(e.get("recipients") == 2 and e.get("answered") == 1 and e.get("answer_rate") == 0.5
-              and e.get("created_by") == "api:試験 管理者" and e.get("deliveries", {}).get("sent") == 2
+              and e.get("created_by") == "api" and e.get("deliveries", {}).get("sent") == 2
               and e.get("created_at"), "a history row: who, when, audience, deliveries, answer rate", e)
         s, h = api.get("/api/v1/broadcasts?drill=0")
         ids = [x["id"] for x in h.get("broadcasts", [])]
@@ -338,6 +394,237 @@ def run(tmp):
         n = pg.psql("SELECT count(*) FROM audit_log WHERE action IN ('broadcast.manual', 'broadcast.resend',"
                     " 'broadcast.write_back')")
         check(int(n) == 5 + 2 + 1, "compose, resend and write-back are audited", n)
+
+        # =====================================================================
+        # Scope: a group admin of 本省/総務課 (and so 庶務係 below it) sees B2,
+        # B4 (総務課) and B3, B7 (庶務係); hr sees HR broadcasts only.
+        # =====================================================================
+        ga_tok = token_for(pg, "ga-somu", "group-admin", [gid["本省/総務課"]])
+        hr_tok = token_for(pg, "hr-staff", "hr")
+        ga = harness.Api(anpid.admin_url, ga_tok)
+        hr = harness.Api(anpid.admin_url, hr_tok)
+        SCOPE = {"B2", "B3", "B4", "B7"}
+
+        # --- one broadcast ----------------------------------------------------
+        s, b = ga.get("/api/v1/broadcasts/%d" % bid_a)
+        check(s == 200 and b["recipients"] == 4 and b["answered"] == 4 and b["unanswered"] == 0
+              and b["answers"]["safety"] == {"無事": 1, "軽傷": 1, "重傷": 2}
+              and b["deliveries"]["sent"] == sum(len(ADDR[p]) for p in SCOPE)
+              + sum(len(ADDR[p]) for p in ("B3", "B4", "B7")) + sum(len(ADDR[p]) for p in ("B4", "B7")),
+              "group admin: A counts only its 4 people (recipients, answers, deliveries of every round)", b)
+        s, b = ga.get("/api/v1/broadcasts/%d" % bid_c)
+        check(s == 200 and b["recipients"] == 1 and b["answered"] == 0 and b["answer_rate"] == 0,
+              "group admin: C (B5, B6, B7) counts B7 only", b)
+        s, j = compose(api, "試験O 範囲外", {"people": ["B1", "B5"]})
+        bid_o = j.get("id")
+        s1, j1 = ga.get("/api/v1/broadcasts/%d" % bid_o)
+        s2, j2 = ga.get("/api/v1/broadcasts/999999")
+        check(s1 == 404 and s2 == 404 and j1 == j2,
+              "group admin: a broadcast with none of its people is 404, the same body as an unknown id", (j1, j2))
+        s1, j1 = ga.get("/api/v1/broadcasts/%d/groups" % bid_o)
+        s2, j2 = ga.get("/api/v1/broadcasts/999999/groups")
+        check(s1 == 404 and s2 == 404 and j1.get("error", "").replace(str(bid_o), "N")
+              == j2.get("error", "").replace("999999", "N"), "…and so is its per-group tally", (j1, j2))
+
+        # --- per-group tally: its groups only, no "no group" row ---------------
+        s, j = ga.get("/api/v1/broadcasts/%d/groups" % bid_a)
+        rows = {g["path"]: g for g in j.get("groups", [])} if s == 200 else {}
+        check(s == 200 and set(rows) == {"本省/総務課", "本省/総務課/庶務係"},
+              "group admin: the tally lists only its groups (no 本省, no no-group row)", list(rows))
+        somu = rows.get("本省/総務課", {})
+        check(somu.get("recipients") == 4 and somu.get("direct") == {"recipients": 2, "answered": 2}
+              and somu.get("answers", {}).get("safety") == {"無事": 1, "軽傷": 1, "重傷": 2},
+              "…総務課 counts its subtree (B2, B3, B4, B7), direct only B2 and B4", somu)
+        s, j = ga.get("/api/v1/broadcasts/%d/groups" % bid_c)
+        rows = {g["path"]: g for g in j.get("groups", [])} if s == 200 else {}
+        check(s == 200 and set(rows) == {"本省/総務課", "本省/総務課/庶務係"}
+              and rows["本省/総務課/庶務係"]["recipients"] == 1 and rows["本省/総務課/庶務係"]["unanswered"] == 1,
+              "…and for C: B7 in 庶務係, not 地方/東北 and not B6's no-group row", j)
+
+        # --- history: its broadcasts, every figure over its people -------------
+        s, h = ga.get("/api/v1/broadcasts?limit=1000")
+        rec = answered_of(pg)
+        sent = {}
+        for line in pg.psql("SELECT broadcast_id, person_id, count(*) FROM deliveries WHERE status = 'sent'"
+                            " GROUP BY 1, 2").split("\n"):
+            if line:
+                bb, pid, n = line.split("|")
+                sent[(int(bb), pid)] = int(n)
+        meta = {}
+        for line in pg.psql("SELECT id, kind, drill FROM broadcasts").split("\n"):
+            bb, kind, drill = line.split("|")
+            meta[int(bb)] = (kind, drill == "t")
+        want = sorted((bb for bb, who in rec.items() if set(who) & SCOPE), reverse=True)
+        got = [x["id"] for x in h.get("broadcasts", [])]
+        check(s == 200 and got == want, "group admin: the history lists exactly the broadcasts that reached its "
+              "people", (got, want))
+        bad_rows = []
+        for x in h.get("broadcasts", []):
+            mine = {pid: a for pid, a in rec[x["id"]].items() if pid in SCOPE}
+            n, ans = len(mine), sum(mine.values())
+            dsent = sum(sent.get((x["id"], pid), 0) for pid in mine)
+            if (x["recipients"], x["answered"], x["deliveries"]["sent"]) != (n, ans, dsent) \
+                    or x["answer_rate"] != round(ans / n, 4):
+                bad_rows.append((x["id"], x["recipients"], x["answered"], x["deliveries"]["sent"], n, ans, dsent))
+        check(s == 200 and got and not bad_rows, "…each row counts only its people (recipients, answered, "
+              "deliveries sent, rate)", bad_rows)
+        tot = {"real": [0, 0, 0, 0, 0], "drill": [0, 0, 0, 0, 0]}
+        for bb in want:
+            mine = {pid: a for pid, a in rec[bb].items() if pid in SCOPE}
+            t = tot["drill" if meta[bb][1] else "real"]
+            t[0] += 1
+            t[1] += len(mine)
+            t[2] += sum(mine.values())
+            if meta[bb][0] == "safety":
+                t[3] += len(mine)
+                t[4] += sum(mine.values())
+        ok = all(h["totals"][k]["broadcasts"] == v[0] and h["totals"][k]["recipients"] == v[1]
+                 and h["totals"][k]["answered"] == v[2]
+                 and h["totals"][k]["answer_rate"] == (round(v[4] / v[3], 4) if v[3] else 0)
+                 for k, v in tot.items()) if s == 200 else False
+        check(ok, "…and the totals, drills kept apart, count only its people", (h.get("totals"), tot))
+
+        # --- hr: HR broadcasts only ------------------------------------------
+        s, j = compose(api, "試験H 人事", {"people": ["B1", "B6"]})
+        bid_h = j.get("id")
+        pg.psql("UPDATE broadcasts SET sender = 'hr' WHERE id = %d" % bid_h)
+        s, h = hr.get("/api/v1/broadcasts")
+        check(s == 200 and [x["id"] for x in h["broadcasts"]] == [bid_h] and h["broadcasts"][0]["recipients"] == 2,
+              "hr: the history lists the HR broadcast only, with all its recipients", h)
+        s1, _ = hr.get("/api/v1/broadcasts/%d" % bid_h)
+        s2, j2 = hr.get("/api/v1/broadcasts/%d" % bid_a)
+        check(s1 == 200 and s2 == 404, "hr: an HR broadcast is 200, a safety broadcast 404", (s1, s2, j2))
+        s, j = hr.get("/api/v1/broadcasts/%d/groups" % bid_h)
+        check(s == 200 and j.get("groups") == [], "hr: the per-group tally shows no groups (no directory)", j)
+        s, h = ga.get("/api/v1/broadcasts?limit=1000")
+        check(bid_h not in [x["id"] for x in h.get("broadcasts", [])],
+              "group admin: the HR mail to people outside its groups is not in its history")
+        s, j = hr.post("/api/v1/broadcasts", body={"subject": "x", "body": "x", "questions": QUESTIONS,
+                                                     "audience": {"people": ["B1"]}})
+        check(s == 403, "hr may not compose (403 from the gate)", (s, j))
+
+        # --- compose as the group admin --------------------------------------
+        n_before = pg.psql("SELECT count(*) FROM broadcasts")
+        s1, j1 = compose(ga, "試験G 範囲外の人", {"people": ["B1"]})
+        s2, j2 = compose(ga, "試験G 未知の人", {"people": ["ZZ8"]})
+        check(s1 == 400 and s2 == 400 and j1["error"].replace("B1", "X") == j2["error"].replace("ZZ8", "X")
+              and pg.psql("SELECT count(*) FROM broadcasts") == n_before,
+              "group admin: a person outside its scope is refused exactly like an unknown one", (j1, j2))
+        s1, j1 = compose(ga, "試験G 範囲外の組織", {"groups": [int(gid["本省"])]})
+        s2, j2 = compose(ga, "試験G 未知の組織", {"groups": [999998]})
+        check(s1 == 400 and s2 == 400
+              and j1["error"].replace(str(gid["本省"]), "X") == j2["error"].replace("999998", "X")
+              and pg.psql("SELECT count(*) FROM broadcasts") == n_before,
+              "group admin: a group outside its scope is refused exactly like an unknown one", (j1, j2))
+        s, j = compose(ga, "試験G 宮城", {"regions": ["04"]})
+        bid_g = j.get("id")
+        check(s == 201 and recipients_of(pg, bid_g) == expect_audience(regions=["04"], scope=SCOPE) == ["B7"],
+              "group admin: a region is intersected with its people (宮城県: B7, not B5)", (s, j))
+        s, b = ga.get("/api/v1/broadcasts/%d" % bid_g)
+        check(s == 200 and b.get("created_by") == "ga-somu", "created_by is the signed-in login", b.get("created_by"))
+        s, j = compose(ga, "試験G 地域なし", {"regions": ["47"]})
+        check(s == 400 and "nobody" in j.get("error", ""), "group admin: a region with none of its people: 400", j)
+
+        # --- resend by the group admin reaches only its unanswered --------------
+        s, j = compose(api, "試験R 再送範囲", {"groups": [int(gid["本省"])]})
+        bid_r = j.get("id")
+        settle(anpid, sink)
+        http(reply_link(sink, "試験R", "b2@example.jp"), urllib.parse.urlencode({"safety": "無事"}).encode())
+        before = len(sink.messages())
+        s, j = ga.post("/api/v1/broadcasts/%d/resend" % bid_r, body={"by": "試験 係長"})
+        want = sorted(a for p in ("B3", "B4", "B7") for a in ADDR[p])
+        check(s == 202 and j.get("round") == 1 and j.get("recipients") == 3 and j.get("deliveries") == len(want)
+              and j.get("scope") == "partial", "group admin resend: a round to its 3 unanswered only", (s, j))
+        settle(anpid, sink)
+        got = sorted(r for r, _s, _t in mails(sink, "試験R", before))
+        check(got == want, "…at the sink: B3, B4, B7 got it; B1 (unanswered, outside) and B2 (answered) did not",
+              "want %s\ngot %s" % (want, got))
+        audit = pg.psql("SELECT actor || '|' || (detail->>'scope') || '|' || coalesce(detail->>'note', '')"
+                        " FROM audit_log WHERE action = 'broadcast.resend' AND object = 'broadcast:%d'" % bid_r)
+        check(audit == "ga-somu|partial|試験 係長", "…audited as the group admin, \"by\" kept as a note", audit)
+        row = pg.psql("SELECT rounds_sent || '|' || max_resends FROM broadcasts WHERE id = %d" % bid_r)
+        check(row == "1|0", "…the round is numbered; no automatic round was set, so none is added", row)
+        before = len(sink.messages())
+        s, j = api.post("/api/v1/broadcasts/%d/resend" % bid_r)
+        want = sorted(a for p in ("B1", "B3", "B4", "B7") for a in ADDR[p])
+        settle(anpid, sink)
+        got = sorted(r for r, _s, _t in mails(sink, "試験R", before))
+        check(s == 202 and j.get("round") == 2 and j.get("scope") == "all" and got == want,
+              "a system admin's resend after it: round 2 to every unanswered, B1 included", (s, j, got))
+        s, j = ga.post("/api/v1/broadcasts/%d/resend" % bid_o)
+        check(s == 404, "group admin: resend of a broadcast outside its scope is 404", (s, j))
+        # a partial round leaves the automatic rounds to everyone else
+        pg.psql("UPDATE broadcasts SET resend_after = '1 hour', max_resends = 3 WHERE id = %d" % bid_r)
+        last = pg.psql("SELECT last_round_at FROM broadcasts WHERE id = %d" % bid_r)
+        s, j = ga.post("/api/v1/broadcasts/%d/resend" % bid_r)
+        row = pg.psql("SELECT rounds_sent || '|' || max_resends || '|' || (last_round_at = '%s')"
+                      " FROM broadcasts WHERE id = %d" % (last, bid_r))
+        check(s == 202 and j.get("round") == 3 and row == "3|4|true",
+              "a partial round takes the next number but costs no automatic round and keeps their schedule",
+              (s, j, row))
+
+        # --- write-back -------------------------------------------------------
+        s, j = ga.post("/api/v1/broadcasts/%d/people/B1/message" % bid_r, body={"text": "連絡ください"})
+        s2, j2 = ga.post("/api/v1/broadcasts/%d/people/B6/message" % bid_r, body={"text": "連絡ください"})
+        check(s == 404 and s2 == 404 and j.get("error") == j2.get("error"),
+              "group admin: write-back to a person outside its scope is the same 404 as to a non-recipient",
+              (j, j2))
+        s, j = ga.post("/api/v1/broadcasts/%d/people/B3/message" % bid_r, body={"text": "連絡ください"})
+        wb = pg.psql("SELECT created_by FROM write_backs ORDER BY id DESC LIMIT 1")
+        check(s == 201 and wb == "ga-somu", "group admin: write-back to its own person, stored under its login",
+              (s, j, wb))
+
+        # --- preview, match all, city codes ------------------------------------
+        for p, codes in CITIES.items():
+            for c in codes:
+                pg.psql("INSERT INTO person_cities (person_id, city) VALUES ('%s', %d)" % (p, c))
+        n_before = pg.psql("SELECT count(*) FROM broadcasts")
+        cases = [
+            ("any: groups and regions", api, {"groups": [int(gid["本省/総務課"])], "regions": ["04"]},
+             dict(groups=["本省/総務課"], regions=["04"]), None),
+            ("all: 本省 and its subgroups in 東京都 or 宮城県, plus B6", api,
+             {"groups": [int(gid["本省"])], "regions": ["13", "04"], "match": "all", "people": ["B6"]},
+             dict(groups=["本省"], regions=["13", "04"], match="all", people=["B6"]), None),
+            ("all: direct members of 総務課 in two cities", api,
+             {"groups": [int(gid["本省/総務課"])], "subgroups": False, "regions": ["14100", "27100"],
+              "match": "all"},
+             dict(groups=["本省/総務課"], subgroups=False, regions=["14100", "27100"], match="all"), None),
+            ("a city code alone", api, {"regions": ["04100"]}, dict(regions=["04100"]), None),
+            ("all with regions only", api, {"regions": [14, 27], "match": "all"},
+             dict(regions=["14", "27"], match="all"), None),
+            ("group admin: 東京都 seen through its scope", ga, {"regions": ["13"]}, dict(regions=["13"]), SCOPE),
+            ("group admin: all of its groups in 神奈川県 or 大阪市", ga,
+             {"groups": [int(gid["本省/総務課"])], "regions": ["14", "27100"], "match": "all"},
+             dict(groups=["本省/総務課"], regions=["14", "27100"], match="all"), SCOPE),
+        ]
+        for what, who, aud, spec, scope in cases:
+            s, j = who.post("/api/v1/broadcasts/preview", body={"audience": aud})
+            want = expect_audience(scope=scope, **spec)
+            check(s == 200 and j.get("recipients") == len(want) and j.get("sample") == want[:20]
+                  and isinstance(j.get("elapsed_ms"), (int, float)) and j["elapsed_ms"] >= 0,
+                  "preview, " + what + ": " + ",".join(want), (s, j, want))
+        check(pg.psql("SELECT count(*) FROM broadcasts") == n_before, "previews created nothing")
+        aud = {"groups": [int(gid["本省"])], "regions": ["13", "04"], "match": "all"}
+        s, pv = api.post("/api/v1/broadcasts/preview", body={"subject": "試験M", "audience": aud})
+        s2, j = compose(api, "試験M 全条件", aud)
+        check(s == 200 and s2 == 201 and j.get("recipients") == pv.get("recipients")
+              and recipients_of(pg, j.get("id")) == pv.get("sample"),
+              "compose with match all reaches exactly the people the preview named", (pv, j))
+        s, j = ga.post("/api/v1/broadcasts/preview", body={"audience": {"people": ["B5"]}})
+        check(s == 400 and "B5" in j.get("error", ""), "preview as group admin: a person outside scope is 400", j)
+        for bad_aud, needle in (({"regions": ["4x"]}, "regions[0]"), ({"regions": ["1310"]}, "regions[0]"),
+                                ({"regions": ["48100"]}, "regions[0]"),
+                                ({"groups": [1], "match": "some"}, "match")):
+            s, j = api.post("/api/v1/broadcasts/preview", body={"audience": bad_aud})
+            check(s == 400 and needle in j.get("error", ""), "preview refuses " + json.dumps(bad_aud), (s, j))
+        s, j = api.post("/api/v1/broadcasts/preview", body={"subject": "", "audience": {"people": ["B1"]}})
+        check(s == 400 and "subject" in j.get("error", ""), "preview checks a subject that is given", (s, j))
+        s, j = hr.post("/api/v1/broadcasts/preview", body={"audience": {"people": ["B1"]}})
+        check(s == 403, "hr may not preview (403)", s)
+
+        # --- approvals: the officer is the signed-in account -------------------
+        n = pg.psql("SELECT count(*) FROM audit_log WHERE action = 'broadcast.manual' AND actor = 'ga-somu'")
+        check(n == "1", "the group admin's compose is audited under its login", n)
 
         rc = anpid.stop()
         check(rc == 0, "anpid stops cleanly", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))

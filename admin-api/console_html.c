@@ -1,0 +1,359 @@
+/* console_html.c - the admin console's HTML pages.
+ *
+ * Built like the public pages (pages.c): plain HTML forms that work with no
+ * script on a phone, a viewport meta, big tap targets and a little inline
+ * CSS.  The data comes from the scoped SQL functions as JSON; whatever
+ * shape it has, every string is escaped and every missing member is shown
+ * as a blank, so a surprising row can make a page wrong but never unsafe. */
+#include "admin-api/console_html.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/buf.h"
+
+/* Pages are built from the database (subjects, group names, choices typed by
+ * people); cap so a runaway row cannot make a page of unbounded size. */
+#define CONSOLE_PAGE_MAX (4 * 1024 * 1024)
+
+static const char console_css[] =
+    "body{font-family:sans-serif;margin:0;padding:0 12px;line-height:1.6;"
+    "max-width:48em;margin:auto;color:#111;background:#fff}"
+    "h1{font-size:1.4em}h2{font-size:1.2em}h3{font-size:1.05em;margin:.2em 0}"
+    "header{display:flex;flex-wrap:wrap;gap:.5em;align-items:center;justify-content:space-between;"
+    "border-bottom:1px solid #ccc;padding:.4em 0}"
+    "header form{margin:0}header button{width:auto;margin:0;padding:.6em 1em;font-size:1em}"
+    "nav a{display:inline-block;padding:.6em .4em;min-height:44px;box-sizing:border-box}"
+    ".who{font-weight:bold}"
+    ".notice{background:#dff3df;border:1px solid #5a5;padding:.6em}"
+    ".error{background:#fde2e2;border:1px solid #c33;padding:.6em}"
+    ".remind{background:#fff3c4;border:1px solid #cc9a06;padding:.6em}"
+    ".drill{background:#ffd84d;padding:0 .3em;font-weight:bold}"
+    "label{display:block;margin-top:.8em;font-weight:bold}"
+    "input[type=text],input[type=password]{display:block;width:100%;box-sizing:border-box;"
+    "font-size:1.1em;padding:.6em;margin:.2em 0}"
+    "button{display:block;width:100%;padding:1em;margin:1em 0;font-size:1.2em;border-radius:6px}"
+    "ul.b{list-style:none;padding:0}"
+    "ul.b li{border:1px solid #aaa;border-radius:6px;margin:.5em 0}"
+    "ul.b a{display:block;padding:.7em;color:#003c8f;text-decoration:none}"
+    ".g{border:1px solid #aaa;border-radius:6px;margin:.6em 0;padding:.5em .7em}"
+    ".g p{margin:.2em 0}.g ul{margin:.2em 0;padding-left:1.2em}"
+    ".muted{color:#555;font-size:.92em}";
+
+static void
+head(struct anpi_buf *b, const char *title)
+{
+    anpi_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                     "<meta name=\"referrer\" content=\"no-referrer\">\n"
+                     "<meta name=\"robots\" content=\"noindex, nofollow\">\n<title>");
+    anpi_buf_put_html(b, title ? title : "");
+    anpi_buf_puts(b, " - anpi 管理コンソール</title>\n<style>");
+    anpi_buf_puts(b, console_css);
+    anpi_buf_puts(b, "</style>\n</head>\n<body>\n");
+}
+
+/* Who is signed in, the links, and the sign-out form (a POST with the
+ * session's CSRF token: a link would let any page sign the user out). */
+static void
+nav_bar(struct anpi_buf *b, const struct anpi_console_nav *nav)
+{
+    if (!nav)
+        return;
+    anpi_buf_puts(b, "<header>\n<span class=\"who\">");
+    anpi_buf_put_html(b, nav->login ? nav->login : "");
+    anpi_buf_puts(b, "（");
+    anpi_buf_put_html(b, nav->role ? nav->role : "");
+    anpi_buf_puts(b, "）</span>\n<nav><a href=\"/console/\">ホーム</a> "
+                     "<a href=\"/console/password\">パスワード変更</a></nav>\n"
+                     "<form method=\"post\" action=\"/console/logout\">"
+                     "<input type=\"hidden\" name=\"csrf\" value=\"");
+    anpi_buf_put_html(b, nav->csrf ? nav->csrf : "");
+    anpi_buf_puts(b, "\"><button type=\"submit\">サインアウト</button></form>\n</header>\n");
+}
+
+static void
+open_page(struct anpi_buf *b, const struct anpi_console_nav *nav, const char *title)
+{
+    anpi_buf_init(b, CONSOLE_PAGE_MAX);
+    head(b, title);
+    nav_bar(b, nav);
+    anpi_buf_puts(b, "<main>\n<h1>");
+    anpi_buf_put_html(b, title ? title : "");
+    anpi_buf_puts(b, "</h1>\n");
+}
+
+static char *
+finish(struct anpi_buf *b)
+{
+    anpi_buf_puts(b, "</main>\n</body>\n</html>\n");
+    return anpi_buf_steal(b);
+}
+
+static void
+para(struct anpi_buf *b, const char *cls, const char *role, const char *text)
+{
+    if (!text)
+        return;
+    anpi_buf_printf(b, "<p class=\"%s\"%s%s%s>", cls, role ? " role=\"" : "", role ? role : "", role ? "\"" : "");
+    anpi_buf_put_html(b, text);
+    anpi_buf_puts(b, "</p>\n");
+}
+
+static void
+hidden(struct anpi_buf *b, const char *name, const char *value)
+{
+    anpi_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+    anpi_buf_put_html(b, value ? value : "");
+    anpi_buf_puts(b, "\">\n");
+}
+
+/* --- JSON members, tolerant of any shape ------------------------------------ */
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static long long
+jint(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (json_is_integer(v))
+        return (long long)json_integer_value(v);
+    if (json_is_real(v) && isfinite(json_real_value(v)))
+        return (long long)json_real_value(v);
+    return 0;
+}
+
+static double
+jrate(const json_t *o, const char *key)
+{
+    double r = json_number_value(json_object_get(o, key));
+    return isfinite(r) && r >= 0 && r <= 1 ? r : 0;
+}
+
+/* "2025-01-01T09:00:00.123+09:00" -> "2025-01-01 09:00" (escaped). */
+static void
+put_time(struct anpi_buf *b, const char *iso)
+{
+    char t[17];
+    size_t n = strlen(iso);
+    if (n >= 16 && iso[10] == 'T') {
+        memcpy(t, iso, 16);
+        t[10] = ' ';
+        t[16] = '\0';
+        anpi_buf_put_html(b, t);
+    } else {
+        anpi_buf_put_html(b, iso);
+    }
+}
+
+/* --- pages ------------------------------------------------------------------ */
+
+char *
+anpi_console_login_page(const struct anpi_console_login_page *p)
+{
+    struct anpi_buf b;
+    open_page(&b, NULL, "サインイン");
+    para(&b, "notice", "status", p->notice);
+    para(&b, "error", "alert", p->error);
+    anpi_buf_puts(&b, "<form method=\"post\" action=\"/console/login\" accept-charset=\"UTF-8\">\n");
+    hidden(&b, "login_csrf", p->login_csrf);
+    anpi_buf_puts(&b, "<label for=\"login\">ログイン名</label>\n"
+                      "<input type=\"text\" id=\"login\" name=\"login\" autocomplete=\"username\" "
+                      "autocapitalize=\"none\" spellcheck=\"false\" required maxlength=\"64\" value=\"");
+    anpi_buf_put_html(&b, p->login ? p->login : "");
+    anpi_buf_puts(&b, "\">\n<label for=\"password\">パスワード</label>\n"
+                      "<input type=\"password\" id=\"password\" name=\"password\" "
+                      "autocomplete=\"current-password\" required>\n"
+                      "<label for=\"totp\">確認コード（6桁・設定している場合）</label>\n"
+                      "<input type=\"text\" id=\"totp\" name=\"totp\" inputmode=\"numeric\" "
+                      "autocomplete=\"one-time-code\" maxlength=\"8\" pattern=\"[0-9]*\">\n"
+                      "<button type=\"submit\">サインイン</button>\n</form>\n");
+    return finish(&b);
+}
+
+char *
+anpi_console_home_page(const struct anpi_console_nav *nav, const json_t *history, bool remind, const char *notice)
+{
+    struct anpi_buf b;
+    open_page(&b, nav, "管理コンソール");
+    para(&b, "notice", "status", notice);
+    if (remind)
+        anpi_buf_puts(&b, "<p class=\"remind\" role=\"status\">パスワードの定期変更の時期です。"
+                          "<a href=\"/console/password\">パスワードを変更する</a></p>\n");
+    anpi_buf_puts(&b, "<h2>最近の配信</h2>\n");
+    const json_t *list = json_object_get(history, "broadcasts");
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        anpi_buf_puts(&b, "<p>表示できる配信はありません。</p>\n");
+        return finish(&b);
+    }
+    anpi_buf_puts(&b, "<ul class=\"b\">\n");
+    size_t i;
+    const json_t *row;
+    json_array_foreach(list, i, row) {
+        long long id = jint(row, "id");
+        if (id <= 0)
+            continue;
+        anpi_buf_printf(&b, "<li><a href=\"/console/broadcasts/%lld\">", id);
+        if (json_is_true(json_object_get(row, "drill")))
+            anpi_buf_puts(&b, "<span class=\"drill\">訓練</span> ");
+        const char *subject = jstr(row, "subject");
+        if (*subject)
+            anpi_buf_put_html(&b, subject);
+        else
+            anpi_buf_printf(&b, "配信 %lld", id);
+        anpi_buf_puts(&b, "<br><span class=\"muted\">");
+        put_time(&b, jstr(row, "created_at"));
+        anpi_buf_puts(&b, " ");
+        anpi_buf_put_html(&b, jstr(row, "created_by"));
+        anpi_buf_printf(&b, " ・ 回答 %lld / %lld（%.1f%%）</span></a></li>\n", jint(row, "answered"),
+                        jint(row, "recipients"), 100.0 * jrate(row, "answer_rate"));
+    }
+    anpi_buf_puts(&b, "</ul>\n");
+    return finish(&b);
+}
+
+/* The counts of one question in one group, in the question's choice order
+ * (jsonb objects sort their keys, which would scramble the choices). */
+static void
+group_answers(struct anpi_buf *b, const json_t *questions, const json_t *answers)
+{
+    size_t qi;
+    const json_t *q;
+    json_array_foreach(questions, qi, q) {
+        const char *qid = jstr(q, "id");
+        const json_t *counts = json_object_get(answers, qid);
+        const json_t *choices = json_object_get(q, "choices");
+        if (!json_is_array(choices))
+            continue;
+        anpi_buf_puts(b, "<p>");
+        anpi_buf_put_html(b, *jstr(q, "text") ? jstr(q, "text") : qid);
+        anpi_buf_puts(b, "</p>\n<ul>\n");
+        size_t ci;
+        const json_t *ch;
+        json_array_foreach(choices, ci, ch) {
+            const char *c = json_string_value(ch);
+            if (!c)
+                continue;
+            anpi_buf_puts(b, "<li>");
+            anpi_buf_put_html(b, c);
+            anpi_buf_printf(b, ": %lld</li>\n", jint(counts, c));
+        }
+        anpi_buf_puts(b, "</ul>\n");
+    }
+}
+
+char *
+anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadcast, const json_t *groups)
+{
+    struct anpi_buf b;
+    const char *subject = jstr(broadcast, "subject");
+    open_page(&b, nav, *subject ? subject : "配信の集計");
+    if (json_is_true(json_object_get(broadcast, "drill")))
+        anpi_buf_puts(&b, "<p><span class=\"drill\">訓練</span> この配信は訓練です。</p>\n");
+    anpi_buf_puts(&b, "<p class=\"muted\">");
+    put_time(&b, jstr(broadcast, "created_at"));
+    anpi_buf_puts(&b, " ");
+    anpi_buf_put_html(&b, jstr(broadcast, "created_by"));
+    anpi_buf_puts(&b, "</p>\n");
+
+    const json_t *questions = json_object_get(broadcast, "questions");
+    const json_t *list = json_object_get(groups, "groups");
+    anpi_buf_puts(&b, "<h2>グループ別の集計</h2>\n");
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        anpi_buf_puts(&b, "<p>表示できるグループはありません。</p>\n");
+        return finish(&b);
+    }
+    size_t i;
+    const json_t *g;
+    json_array_foreach(list, i, g) {
+        anpi_buf_puts(&b, "<section class=\"g\">\n<h3>");
+        const char *path = jstr(g, "path");
+        anpi_buf_put_html(&b, *path ? path : jstr(g, "name"));
+        anpi_buf_printf(&b,
+                        "</h3>\n<p>対象 %lld ・ 回答 <b class=\"answered\">%lld</b> ・ 未回答 "
+                        "<b class=\"unanswered\">%lld</b> ・ 回答率 %.1f%%</p>\n",
+                        jint(g, "recipients"), jint(g, "answered"), jint(g, "unanswered"),
+                        100.0 * jrate(g, "answer_rate"));
+        if (json_is_array(questions))
+            group_answers(&b, questions, json_object_get(g, "answers"));
+        anpi_buf_puts(&b, "</section>\n");
+    }
+    return finish(&b);
+}
+
+char *
+anpi_console_password_page(const struct anpi_console_nav *nav, const struct anpi_console_password_page *p)
+{
+    struct anpi_buf b;
+    open_page(&b, nav, "パスワード変更");
+    if (p->forced)
+        anpi_buf_puts(&b, "<p class=\"remind\" role=\"status\">初期パスワードのままです。"
+                          "ほかの画面を使う前に、新しいパスワードに変更してください。</p>\n");
+    para(&b, "notice", "status", p->notice);
+    para(&b, "error", "alert", p->error);
+    anpi_buf_puts(&b, "<form method=\"post\" action=\"/console/password\" accept-charset=\"UTF-8\">\n");
+    hidden(&b, "csrf", p->csrf);
+    anpi_buf_puts(&b, "<label for=\"current\">現在のパスワード</label>\n"
+                      "<input type=\"password\" id=\"current\" name=\"current\" "
+                      "autocomplete=\"current-password\" required>\n"
+                      "<label for=\"new\">新しいパスワード</label>\n"
+                      "<input type=\"password\" id=\"new\" name=\"new\" autocomplete=\"new-password\" required>\n"
+                      "<label for=\"repeat\">新しいパスワード（確認）</label>\n"
+                      "<input type=\"password\" id=\"repeat\" name=\"repeat\" autocomplete=\"new-password\" "
+                      "required>\n<p class=\"muted\">12文字以上で、英小文字・英大文字・数字・記号のうち3種類以上。"
+                      "ログイン名や最近使ったパスワードは使えません。</p>\n"
+                      "<button type=\"submit\">変更する</button>\n</form>\n");
+    return finish(&b);
+}
+
+char *
+anpi_console_message_page(const struct anpi_console_nav *nav, const char *title, const char *text,
+                          const char *href, const char *link_text)
+{
+    struct anpi_buf b;
+    open_page(&b, nav, title);
+    para(&b, "message", NULL, text);
+    if (href && link_text) {
+        anpi_buf_puts(&b, "<p><a href=\"");
+        anpi_buf_put_html(&b, href);
+        anpi_buf_puts(&b, "\">");
+        anpi_buf_put_html(&b, link_text);
+        anpi_buf_puts(&b, "</a></p>\n");
+    }
+    return finish(&b);
+}
+
+/* --- responses ---------------------------------------------------------------- */
+
+void
+anpi_console_respond(struct anpi_http_req *req, unsigned status, char *html)
+{
+    /* The server adds most of these to any HTML page already; set them here
+     * too so the console never depends on those defaults. */
+    anpi_http_set_header(req, "Cache-Control", "no-store");
+    anpi_http_set_header(req, "X-Frame-Options", "DENY");
+    anpi_http_set_header(req, "Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                         "frame-ancestors 'none'");
+    anpi_http_set_header(req, "Referrer-Policy", "no-referrer");
+    anpi_http_set_header(req, "X-Content-Type-Options", "nosniff");
+    anpi_http_respond(req, status, "text/html; charset=utf-8", html ? html : "", html ? strlen(html) : 0);
+    free(html);
+}
+
+void
+anpi_console_redirect(struct anpi_http_req *req, const char *location)
+{
+    /* Only our own absolute paths: never a redirect built from outside input. */
+    if (!location || location[0] != '/' || location[1] == '/' || location[1] == '\\')
+        location = "/console/";
+    anpi_http_set_header(req, "Location", location);
+    anpi_console_respond(req, 303,
+                         anpi_console_message_page(NULL, "移動します", "次の画面に移動します。", location, "次へ"));
+}
