@@ -28,6 +28,7 @@
 #include "feeds/poll/docpoll.h"
 #include "feeds/poll/linereader.h"
 #include "feeds/poll/poller.h"
+#include "engine/rules_audit.h"
 #include "rules/rules.h"
 #include "admin-api/http.h"
 
@@ -420,6 +421,7 @@ main(int argc, char **argv)
     start_feeds(e);
     anpi_feed_health_start(e);
     anpi_sync_start(e);
+    anpi_rules_audit(e);
     for (size_t i = 0; i < rules->nrules; i++) {
         if (rules->rules[i].sender_hr && strncmp(cfg->public_url, "https://", 8) != 0) {
             anpi_warn(ANPI_LG_MAIN, "rule %s sends HR mail but public_url is not https: RFC 8058 one-click "
