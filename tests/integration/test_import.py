@@ -325,6 +325,10 @@ def run(tmp):
             f.write((HEADER + "A1,試験 管理,しけん かんり,admin1@example.jp,13,admins\r\n"
                      "P1,試験 一郎,しけん いちろう,taro@example.jp,13;27,本省/大臣官房\r\n"
                      "P5,試験 五郎,しけん ごろう,goro@example.jp,13,支社\r\n").encode("cp932"))
+        # a system admin linked to P1 gets the report too (the issue: "mailed to system admins")
+        s, j = api.post("/api/v1/accounts", body={"login": "sysadmin-p1", "password": "Shiken-Kanri-2026!",
+                                                  "role": "system-admin", "groups": [], "person_id": "P1"})
+        check(s == 201, "a system-admin account linked to P1", (s, j))
         anpid.config["directory"] = {"sync": {"source": sync_csv, "at": jst_hhmm(),
                                               "report_group": "admins"}}
         anpid.restart()
@@ -342,9 +346,11 @@ def run(tmp):
               "the sync applied the file in update mode", (person(pg, "P5"), person(pg, "P2")))
         check(pg.psql("SELECT count(*) FROM audit_log WHERE action = 'directory.sync' AND actor = 'schedule'")
               == "1", "the scheduled sync is audited")
+        check(len(reports_to(sink, "taro@example.jp")) == 1,
+              "…and to the person linked to the system-admin account")
         others = [r for r, m in sink.messages() if "名簿同期" in str(m["subject"])
-                  and any(a != "admin1@example.jp" for a in r)]
-        check(not others, "only the report group got the report", others)
+                  and any(a not in ("admin1@example.jp", "taro@example.jp") for a in r)]
+        check(not others, "nobody else got the report", others)
 
         # a restart the same day does not run it again
         anpid.restart()
