@@ -39,7 +39,22 @@ static const char console_css[] =
     "ul.b a{display:block;padding:.7em;color:#003c8f;text-decoration:none}"
     ".g{border:1px solid #aaa;border-radius:6px;margin:.6em 0;padding:.5em .7em}"
     ".g p{margin:.2em 0}.g ul{margin:.2em 0;padding-left:1.2em}"
-    ".muted{color:#555;font-size:.92em}";
+    ".muted{color:#555;font-size:.92em}"
+    "textarea{display:block;width:100%;box-sizing:border-box;font-size:1.05em;padding:.6em;margin:.2em 0;"
+    "min-height:6em}"
+    "fieldset{border:1px solid #aaa;border-radius:6px;margin:.8em 0;padding:.4em .7em}"
+    "legend{font-weight:bold}"
+    "label.c{font-weight:normal;margin:0;padding:.45em 0;min-height:44px;box-sizing:border-box}"
+    "label.c input{width:20px;height:20px;vertical-align:middle;margin-right:.4em}"
+    /* px, not fractional em: no bare small number in the page that a test
+     * blanking an id out of a 404 page could mistake for that id */
+    ".d1{padding-left:20px}.d2{padding-left:40px}.d3{padding-left:60px}.d4{padding-left:80px}"
+    ".d5{padding-left:100px}.d6{padding-left:120px}.d7{padding-left:140px}"
+    "ul.p{list-style:none;padding:0}ul.p li{border-bottom:1px solid #ddd;padding:.5em 0}"
+    "summary{padding:.5em 0;min-height:44px;box-sizing:border-box;color:#003c8f}"
+    ".actions button{margin:.5em 0}"
+    "a.go{display:block;text-align:center;padding:.8em;margin:1em 0;border:1px solid #003c8f;"
+    "border-radius:6px;color:#003c8f;text-decoration:none;font-size:1.1em}";
 
 static void
 head(struct anpi_buf *b, const char *title)
@@ -65,8 +80,10 @@ nav_bar(struct anpi_buf *b, const struct anpi_console_nav *nav)
     anpi_buf_put_html(b, nav->login ? nav->login : "");
     anpi_buf_puts(b, "（");
     anpi_buf_put_html(b, nav->role ? nav->role : "");
-    anpi_buf_puts(b, "）</span>\n<nav><a href=\"/console/\">ホーム</a> "
-                     "<a href=\"/console/password\">パスワード変更</a></nav>\n"
+    anpi_buf_puts(b, "）</span>\n<nav><a href=\"/console/\">ホーム</a> ");
+    if (nav->may_send)
+        anpi_buf_puts(b, "<a href=\"/console/compose\">配信を作成</a> ");
+    anpi_buf_puts(b, "<a href=\"/console/password\">パスワード変更</a></nav>\n"
                      "<form method=\"post\" action=\"/console/logout\">"
                      "<input type=\"hidden\" name=\"csrf\" value=\"");
     anpi_buf_put_html(b, nav->csrf ? nav->csrf : "");
@@ -186,6 +203,8 @@ anpi_console_home_page(const struct anpi_console_nav *nav, const json_t *history
     if (remind)
         anpi_buf_puts(&b, "<p class=\"remind\" role=\"status\">パスワードの定期変更の時期です。"
                           "<a href=\"/console/password\">パスワードを変更する</a></p>\n");
+    if (nav && nav->may_send)
+        anpi_buf_puts(&b, "<p><a class=\"go\" href=\"/console/compose\">安否確認の配信を作成する</a></p>\n");
     anpi_buf_puts(&b, "<h2>最近の配信</h2>\n");
     const json_t *list = json_object_get(history, "broadcasts");
     if (!json_is_array(list) || json_array_size(list) == 0) {
@@ -248,12 +267,110 @@ group_answers(struct anpi_buf *b, const json_t *questions, const json_t *answers
     }
 }
 
+/* A path segment of ours with a value from the database in it (a person
+ * id in a form's action): everything but unreserved characters is
+ * percent-encoded, then the result is escaped like any attribute. */
+static void
+put_segment(struct anpi_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '_' || *p == '.' || *p == '~')
+            anpi_buf_putc(b, (char)*p);
+        else
+            anpi_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}
+
+/* A person's latest answers, in the questions' order: "text: choice". */
+static void
+person_answers(struct anpi_buf *b, const json_t *questions, const json_t *answers)
+{
+    size_t qi;
+    const json_t *q;
+    bool any = false;
+    json_array_foreach(questions, qi, q) {
+        const char *choice = json_string_value(json_object_get(answers, jstr(q, "id")));
+        if (!choice)
+            continue;
+        anpi_buf_puts(b, any ? " ・ " : "<br><span class=\"answer\">");
+        anpi_buf_put_html(b, *jstr(q, "text") ? jstr(q, "text") : jstr(q, "id"));
+        anpi_buf_puts(b, ": <b>");
+        anpi_buf_put_html(b, choice);
+        anpi_buf_puts(b, "</b>");
+        any = true;
+    }
+    if (any)
+        anpi_buf_puts(b, "</span>");
+}
+
+/* One list of people (answered or not) with a write-back form each. */
+static void
+people_list(struct anpi_buf *b, const struct anpi_console_nav *nav, long long bid, const json_t *questions,
+            const json_t *list, const char *title, const char *cls, bool forms)
+{
+    const json_t *people = json_object_get(list, "people");
+    long long total = jint(list, "total");
+    size_t shown = json_is_array(people) ? json_array_size(people) : 0;
+    anpi_buf_printf(b, "<h2>%s（%lld人）</h2>\n", title, total);
+    if (shown == 0) {
+        anpi_buf_puts(b, "<p>いません。</p>\n");
+        return;
+    }
+    if ((long long)shown < total)
+        anpi_buf_printf(b, "<p class=\"muted\">ID順に先頭の %zu 人を表示しています（全 %lld 人）。</p>\n", shown, total);
+    anpi_buf_printf(b, "<ul class=\"p %s\">\n", cls);
+    size_t i;
+    const json_t *p;
+    json_array_foreach(people, i, p) {
+        const char *id = jstr(p, "id");
+        if (!*id)
+            continue;
+        anpi_buf_puts(b, "<li><b>");
+        anpi_buf_put_html(b, jstr(p, "name"));
+        anpi_buf_puts(b, "</b> <span class=\"muted pid\">");
+        anpi_buf_put_html(b, id);
+        anpi_buf_puts(b, "</span>");
+        if (json_is_array(questions))
+            person_answers(b, questions, json_object_get(p, "answers"));
+        const char *wb = jstr(p, "written_back");
+        if (*wb) {
+            anpi_buf_puts(b, "<br><span class=\"muted\">送ったメッセージ: ");
+            anpi_buf_put_html(b, wb);
+            anpi_buf_puts(b, "</span>");
+        }
+        if (forms) {
+            anpi_buf_printf(b, "\n<details><summary>メッセージを送る</summary>"
+                               "<form method=\"post\" action=\"/console/broadcasts/%lld/people/", bid);
+            struct anpi_buf seg;
+            anpi_buf_init(&seg, 1024);
+            put_segment(&seg, id);
+            char *s = anpi_buf_steal(&seg);
+            anpi_buf_put_html(b, s ? s : "");
+            free(s);
+            anpi_buf_puts(b, "/message\" accept-charset=\"UTF-8\">");
+            hidden(b, "csrf", nav->csrf);
+            anpi_buf_puts(b, "<textarea name=\"text\" maxlength=\"2000\" required "
+                             "aria-label=\"メッセージ\"></textarea>"
+                             "<button type=\"submit\">送信する</button></form></details>");
+        }
+        anpi_buf_puts(b, "</li>\n");
+    }
+    anpi_buf_puts(b, "</ul>\n");
+}
+
 char *
-anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadcast, const json_t *groups)
+anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadcast, const json_t *groups,
+                        const json_t *people, const char *notice)
 {
     struct anpi_buf b;
     const char *subject = jstr(broadcast, "subject");
+    long long bid = jint(broadcast, "id");
+    bool safety = strcmp(jstr(broadcast, "kind"), "safety") == 0;
+    bool forms = nav && nav->may_send && safety && bid > 0;
     open_page(&b, nav, *subject ? subject : "配信の集計");
+    para(&b, "notice", "status", notice);
     if (json_is_true(json_object_get(broadcast, "drill")))
         anpi_buf_puts(&b, "<p><span class=\"drill\">訓練</span> この配信は訓練です。</p>\n");
     anpi_buf_puts(&b, "<p class=\"muted\">");
@@ -263,27 +380,171 @@ anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadc
     anpi_buf_puts(&b, "</p>\n");
 
     const json_t *questions = json_object_get(broadcast, "questions");
+    const json_t *unanswered = json_object_get(people, "unanswered");
+    if (forms && jint(unanswered, "total") > 0) {
+        /* The count is of the people this account reaches: a group admin
+         * resends to its own unanswered people only (the SQL decides). */
+        anpi_buf_printf(&b, "<form class=\"actions resend\" method=\"post\" action=\"/console/broadcasts/%lld/resend\">\n",
+                        bid);
+        hidden(&b, "csrf", nav->csrf);
+        anpi_buf_printf(&b, "<button type=\"submit\">未回答の %lld 人に再送する</button>\n</form>\n",
+                        jint(unanswered, "total"));
+    }
+
     const json_t *list = json_object_get(groups, "groups");
     anpi_buf_puts(&b, "<h2>グループ別の集計</h2>\n");
     if (!json_is_array(list) || json_array_size(list) == 0) {
         anpi_buf_puts(&b, "<p>表示できるグループはありません。</p>\n");
-        return finish(&b);
+    } else {
+        size_t i;
+        const json_t *g;
+        json_array_foreach(list, i, g) {
+            anpi_buf_puts(&b, "<section class=\"g\">\n<h3>");
+            const char *path = jstr(g, "path");
+            anpi_buf_put_html(&b, *path ? path : jstr(g, "name"));
+            anpi_buf_printf(&b,
+                            "</h3>\n<p>対象 %lld ・ 回答 <b class=\"answered\">%lld</b> ・ 未回答 "
+                            "<b class=\"unanswered\">%lld</b> ・ 回答率 %.1f%%</p>\n",
+                            jint(g, "recipients"), jint(g, "answered"), jint(g, "unanswered"),
+                            100.0 * jrate(g, "answer_rate"));
+            if (json_is_array(questions))
+                group_answers(&b, questions, json_object_get(g, "answers"));
+            anpi_buf_puts(&b, "</section>\n");
+        }
     }
-    size_t i;
-    const json_t *g;
-    json_array_foreach(list, i, g) {
-        anpi_buf_puts(&b, "<section class=\"g\">\n<h3>");
-        const char *path = jstr(g, "path");
-        anpi_buf_put_html(&b, *path ? path : jstr(g, "name"));
-        anpi_buf_printf(&b,
-                        "</h3>\n<p>対象 %lld ・ 回答 <b class=\"answered\">%lld</b> ・ 未回答 "
-                        "<b class=\"unanswered\">%lld</b> ・ 回答率 %.1f%%</p>\n",
-                        jint(g, "recipients"), jint(g, "answered"), jint(g, "unanswered"),
-                        100.0 * jrate(g, "answer_rate"));
-        if (json_is_array(questions))
-            group_answers(&b, questions, json_object_get(g, "answers"));
-        anpi_buf_puts(&b, "</section>\n");
+    if (people) {
+        people_list(&b, nav, bid, questions, unanswered, "未回答", "unanswered-people", forms);
+        people_list(&b, nav, bid, questions, json_object_get(people, "answered"), "回答済み", "answered-people",
+                    forms);
     }
+    return finish(&b);
+}
+
+/* --- composing a broadcast ---------------------------------------------------- */
+
+static void
+text_input(struct anpi_buf *b, const char *id, const char *label, const char *value, const char *extra)
+{
+    anpi_buf_printf(b, "<label for=\"%s\">%s</label>\n<input type=\"text\" id=\"%s\" name=\"%s\" %s value=\"", id,
+                    label, id, id, extra);
+    anpi_buf_put_html(b, value ? value : "");
+    anpi_buf_puts(b, "\">\n");
+}
+
+static void
+text_area(struct anpi_buf *b, const char *id, const char *label, const char *value, const char *extra)
+{
+    anpi_buf_printf(b, "<label for=\"%s\">%s</label>\n<textarea id=\"%s\" name=\"%s\" %s>", id, label, id, id,
+                    extra);
+    anpi_buf_put_html(b, value ? value : "");
+    anpi_buf_puts(b, "</textarea>\n");
+}
+
+static void
+check_box(struct anpi_buf *b, const char *cls, const char *name, const char *value, bool on)
+{
+    anpi_buf_printf(b, "<label class=\"c%s%s\"><input type=\"checkbox\" name=\"%s\" value=\"", cls ? " " : "",
+                    cls ? cls : "", name);
+    anpi_buf_put_html(b, value);
+    anpi_buf_printf(b, "\"%s> ", on ? " checked" : "");
+}
+
+static bool
+is_checked(const struct anpi_console_compose *f, long long id)
+{
+    for (size_t i = 0; i < f->n_checked; i++)
+        if (f->checked[i] == id)
+            return true;
+    return false;
+}
+
+char *
+anpi_console_compose_page(const struct anpi_console_nav *nav, const struct anpi_console_compose *f)
+{
+    struct anpi_buf b;
+    open_page(&b, nav, "配信を作成");
+    if (f->error) {
+        anpi_buf_puts(&b, "<p class=\"error\" role=\"alert\">入力を確認してください: ");
+        anpi_buf_put_html(&b, f->error);
+        anpi_buf_puts(&b, "</p>\n");
+    }
+    if (f->previewed) {
+        anpi_buf_printf(&b, "<div class=\"notice preview\" role=\"status\"><p>この宛先では "
+                            "<b class=\"count\">%lld</b> 人に届きます（%lld people would be asked）。</p>\n",
+                        f->preview_count, f->preview_count);
+        size_t n = json_is_array(f->preview_sample) ? json_array_size(f->preview_sample) : 0;
+        if (n) {
+            anpi_buf_printf(&b, "<p class=\"muted\">先頭の %zu 人: <span class=\"sample\">", n);
+            for (size_t i = 0; i < n; i++) {
+                const char *id = json_string_value(json_array_get(f->preview_sample, i));
+                if (!id)
+                    continue;
+                if (i)
+                    anpi_buf_puts(&b, ", ");
+                anpi_buf_put_html(&b, id);
+            }
+            anpi_buf_puts(&b, "</span></p>\n");
+        }
+        anpi_buf_puts(&b, "</div>\n");
+    }
+    anpi_buf_puts(&b, "<form method=\"post\" action=\"/console/compose\" accept-charset=\"UTF-8\">\n");
+    hidden(&b, "csrf", f->csrf);
+    text_input(&b, "subject", "件名", f->subject, "maxlength=\"300\"");
+    text_area(&b, "body", "本文", f->body, "maxlength=\"16384\" rows=\"6\"");
+    anpi_buf_puts(&b, "<p class=\"muted\">{{person.name}} は宛先の氏名に置き換わります。"
+                      "回答用のリンクは本文の末尾に自動で付きます。</p>\n");
+    for (int i = 0; i < ANPI_CONSOLE_QUESTIONS; i++) {
+        char id[16], label[64];
+        anpi_buf_printf(&b, "<fieldset class=\"q\"><legend>質問 %d%s</legend>\n", i + 1, i ? "（任意）" : "");
+        snprintf(id, sizeof(id), "q%d_text", i + 1);
+        snprintf(label, sizeof(label), "質問文");
+        text_input(&b, id, label, f->q_text[i], "maxlength=\"500\"");
+        snprintf(id, sizeof(id), "q%d_choices", i + 1);
+        snprintf(label, sizeof(label), "選択肢（1行に1つ、2〜10個）");
+        text_area(&b, id, label, f->q_choices[i], "rows=\"4\"");
+        anpi_buf_puts(&b, "</fieldset>\n");
+    }
+
+    anpi_buf_puts(&b, "<fieldset class=\"audience\"><legend>宛先</legend>\n");
+    if (f->n_groups == 0) {
+        anpi_buf_puts(&b, "<p>選べるグループはありません。</p>\n");
+    } else {
+        anpi_buf_puts(&b, "<p class=\"muted\">グループ</p>\n<div class=\"groups\">\n");
+        for (size_t i = 0; i < f->n_groups; i++) {
+            const struct anpi_console_group *g = &f->groups[i];
+            char cls[8], val[24];
+            int d = g->depth < 0 ? 0 : g->depth > 7 ? 7 : g->depth;
+            snprintf(cls, sizeof(cls), "d%d", d);
+            snprintf(val, sizeof(val), "%lld", g->id);
+            check_box(&b, d ? cls : NULL, "group", val, is_checked(f, g->id));
+            anpi_buf_put_html(&b, g->name ? g->name : "");
+            anpi_buf_puts(&b, "</label>\n");
+        }
+        anpi_buf_puts(&b, "</div>\n");
+        if (f->groups_total > f->n_groups)
+            anpi_buf_printf(&b, "<p class=\"muted\">グループが多いため先頭の %zu 件だけを表示しています"
+                                "（全 %zu 件）。ほかのグループは API で指定してください。</p>\n",
+                            f->n_groups, f->groups_total);
+        check_box(&b, NULL, "subgroups", "1", f->subgroups);
+        anpi_buf_puts(&b, "下位グループも含める</label>\n");
+    }
+    text_input(&b, "people", "個人（ID をカンマか空白で区切る）", f->people,
+               "autocapitalize=\"none\" spellcheck=\"false\"");
+    text_input(&b, "regions", "地域（都道府県コード 13 や市区町村コード 13101、カンマか空白で区切る）", f->regions,
+               "inputmode=\"numeric\"");
+    anpi_buf_printf(&b, "<label class=\"c\"><input type=\"radio\" name=\"match\" value=\"any\"%s> "
+                        "どれかに当てはまる人（グループ・地域・個人の和）</label>\n"
+                        "<label class=\"c\"><input type=\"radio\" name=\"match\" value=\"all\"%s> "
+                        "グループと地域の両方に当てはまる人</label>\n",
+                    f->match_all ? "" : " checked", f->match_all ? " checked" : "");
+    anpi_buf_puts(&b, "</fieldset>\n");
+    check_box(&b, NULL, "drill", "1", f->drill);
+    anpi_buf_puts(&b, "訓練として送る</label>\n");
+    /* Enter in a text field submits with the first button: the harmless one. */
+    anpi_buf_puts(&b, "<div class=\"actions\">\n"
+                      "<button type=\"submit\" name=\"action\" value=\"preview\">宛先の人数を確認する</button>\n"
+                      "<button type=\"submit\" name=\"action\" value=\"send\">送信する</button>\n"
+                      "</div>\n</form>\n");
     return finish(&b);
 }
 

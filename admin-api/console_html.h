@@ -1,5 +1,6 @@
 /* console_html.h - the admin console's HTML pages: sign-in, home (recent
- * broadcasts), per-group tally of one broadcast, password change, messages.
+ * broadcasts), composing a broadcast, one broadcast (per-group tally, its
+ * people, resend and write-back forms), password change, messages.
  *
  * Phone-first plain forms: no script, no external assets, inline CSS only
  * (the Content-Security-Policy allows nothing else), UTF-8, Japanese UI.
@@ -23,6 +24,7 @@ struct anpi_console_nav {
     const char *login;
     const char *role;
     const char *csrf;       /* the session's token; "" for a bearer-token caller */
+    bool may_send;          /* the role may compose, resend and write back: links and forms shown */
 };
 
 struct anpi_console_login_page {
@@ -41,11 +43,52 @@ char *anpi_console_login_page(const struct anpi_console_login_page *p);
 char *anpi_console_home_page(const struct anpi_console_nav *nav, const json_t *history, bool remind,
                              const char *notice);
 
-/* broadcast: anpi_broadcast_json() (subject, drill, questions with their
- * choices, totals); groups: anpi_broadcast_groups_json() ({"groups": [{"name",
- * "path", "recipients", "answered", "unanswered", "answer_rate", "answers":
- * {qid: {choice: n}}}]}).  Choices are listed in the question's order. */
-char *anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadcast, const json_t *groups);
+/* broadcast: anpi_broadcast_json() (id, subject, kind, drill, questions
+ * with their choices, totals); groups: anpi_broadcast_groups_json()
+ * ({"groups": [{"name", "path", "recipients", "answered", "unanswered",
+ * "answer_rate", "answers": {qid: {choice: n}}}]}).  Choices are listed in
+ * the question's order.  people: anpi_console_people_json() ({"limit",
+ * "unanswered": {"total", "people": [...]}, "answered": {...}}, each person
+ * {"id", "name", "answers": {qid: choice}, "written_back"}), or NULL for no
+ * lists.  With nav->may_send the page has the resend form and a write-back
+ * form per person (safety broadcasts only).  notice: a confirmation or NULL. */
+char *anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadcast, const json_t *groups,
+                              const json_t *people, const char *notice);
+
+/* --- composing a broadcast ---------------------------------------------------- */
+
+#define ANPI_CONSOLE_QUESTIONS 3   /* question slots on the form */
+
+/* One group of the audience list, in tree order (parents before children). */
+struct anpi_console_group {
+    long long id;
+    const char *name;
+    const char *path;
+    int depth;              /* 0 = a top group of what the caller sees */
+};
+
+/* The compose form as shown: the caller's input (kept after an error or a
+ * preview, escaped like everything else), the groups it may pick, and what
+ * the last preview found. */
+struct anpi_console_compose {
+    const char *csrf;
+    const char *subject, *body;
+    const char *q_text[ANPI_CONSOLE_QUESTIONS];
+    const char *q_choices[ANPI_CONSOLE_QUESTIONS];   /* one choice per line */
+    const char *people;          /* person ids as typed */
+    const char *regions;         /* region codes as typed */
+    const long long *checked;    /* group ids ticked */
+    size_t n_checked;
+    bool subgroups, match_all, drill;
+    const struct anpi_console_group *groups;
+    size_t n_groups;
+    size_t groups_total;         /* more than n_groups: the list was cut (a note says so) */
+    const char *error;           /* why the last post was refused, or NULL */
+    bool previewed;              /* show the preview: */
+    long long preview_count;     /*   how many people would be asked */
+    const json_t *preview_sample;/*   the first person ids (array of strings) */
+};
+char *anpi_console_compose_page(const struct anpi_console_nav *nav, const struct anpi_console_compose *f);
 
 struct anpi_console_password_page {
     const char *csrf;        /* the session's token for the hidden field */

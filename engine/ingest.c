@@ -422,6 +422,17 @@ incident_message(const struct anpi_rule *r, json_t *vars, json_t *countries)
     json_object_set_new(msg, "countries", countries ? countries : json_array());
     json_object_set_new(msg, "resend_after_s", json_integer(r->resend_after_s));
     json_object_set_new(msg, "max_resends", json_integer(r->max_resends));
+    /* follow_up.until and .wording: anpi_release_round (0025) puts them on
+     * the safety broadcast, where anpi_tick and anpi_claim read them */
+    json_object_set_new(msg, "resend_until_s", json_integer(r->resend_until_s));
+    if (r->nresend_wording) {
+        json_t *w = json_array();
+        for (size_t i = 0; i < r->nresend_wording; i++)
+            json_array_append_new(w, json_pack("{s:s, s:s}",
+                "subject", r->resend_wording[i].subject ? r->resend_wording[i].subject : "",
+                "body", r->resend_wording[i].text ? r->resend_wording[i].text : ""));
+        json_object_set_new(msg, "resend_wording", w);
+    }
     return msg;
 }
 

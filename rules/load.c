@@ -53,7 +53,12 @@
  *     questions          [{id, text, choices}]
  *     correction         template for on_correction: send (default correction-notice)
  *     cancellation       template for on_cancel: notify (default cancellation-notice)
- *   follow_up:           {resend_unanswered_after, max_resends}
+ *   follow_up:           {resend_unanswered_after, max_resends, until, wording}
+ *     until              no resend round starts later than this after the first mail
+ *                        (>= resend_unanswered_after; the incident expiry caps it too)
+ *     wording            [{subject, body}] - the template of resend round 1, 2, ...; the
+ *                        last entry repeats; at most max_resends entries; checked like a
+ *                        template file (unknown variables are errors where they stand)
  *   on_correction        send | ignore (default ignore): a 訂正 report of an event this rule
  *                        acted on is mailed with the correction template; with ignore,
  *                        information rules (no incident) do not match corrections at all
@@ -71,7 +76,8 @@
  *                           approval: is gated, never sent unapproved; such a
  *                           rule must then have an incident: section
  *   follow_up               no resends; resend_unanswered_after alone means
- *                           max_resends 1
+ *                           max_resends 1; no until (rounds stop at the incident
+ *                           expiry); no wording (resends repeat the message)
  *   on_cancel               notify for rules with an incident when the pack has a
  *                           cancellation-notice template (or message.cancellation names one),
  *                           else ignore; an explicit notify without a template is an error
@@ -1198,28 +1204,132 @@ parse_questions(struct loader *L, const struct anpi_ynode *n, const char *path,
     }
 }
 
+/* An inline template (a YAML scalar of follow_up.wording) is checked like
+ * a template file: an unknown or malformed variable is an error at its
+ * place in the rule file when the scalar is one line, else at the scalar
+ * with the line and column inside its text. */
+static bool
+inline_template(struct loader *L, const struct anpi_ynode *n, const char *path)
+{
+    struct anpi_errors te = { 0 };
+    int rc = anpi_template_check(n->value, anpi_template_vars, "", &te);
+    for (size_t i = 0; i < te.n; i++) {
+        int line = 0, col = 0, off = 0;
+        if (sscanf(te.msg[i], ":%d:%d: %n", &line, &col, &off) != 2 || off == 0) {
+            err(L, n, path, "%s", te.msg[i]);
+            continue;
+        }
+        const char *msg = te.msg[i] + off;
+        if (!strchr(n->value, '\n') && line == 1)
+            anpi_errors_add(L->errs, "%s:%d:%d: %s: %s", L->file, n->line,
+                            n->col + (n->plain ? 0 : 1) + col - 1, path, msg);
+        else
+            err(L, n, path, "%s (line %d, column %d of the text)", msg, line, col);
+    }
+    bool ok = rc == ANPI_OK && te.n == 0;
+    anpi_errors_free(&te);
+    return ok;
+}
+
+/* follow_up.wording: [{subject, body}] - the template of resend round i+1. */
+static void
+parse_wording(struct loader *L, const struct anpi_ynode *n, const char *path,
+              struct anpi_rule *r)
+{
+    static const char *const keys[] = { "subject", "body", NULL };
+    char ip[300], p[320];
+    if (!want(L, n, path, ANPI_Y_SEQ))
+        return;
+    if (n->n == 0) {
+        err(L, n, path, "empty wording list (leave wording out to resend the message as it is)");
+        return;
+    }
+    if (n->n > ANPI_RULES_MAX_RESENDS) {
+        err(L, n, path, "at most %d entries (one per resend round), got %zu", ANPI_RULES_MAX_RESENDS,
+            n->n);
+        return;
+    }
+    r->resend_wording = anpi_xcalloc(n->n, sizeof(*r->resend_wording));
+    r->nresend_wording = n->n;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct anpi_ynode *w = n->kids[i];
+        idx(ip, sizeof(ip), path, i);
+        if (!check_map(L, w, ip, keys))
+            continue;
+        const struct anpi_ynode *subj = anpi_ytree_get(w, "subject");
+        const struct anpi_ynode *body = anpi_ytree_get(w, "body");
+        if (!subj)
+            err(L, w, ip, "missing subject");
+        if (!body)
+            err(L, w, ip, "missing body");
+        if (subj) {
+            sub(p, sizeof(p), ip, "subject");
+            const char *s = str(L, subj, p);
+            if (s && (strchr(s, '\n') || strchr(s, '\r')))
+                err(L, subj, p, "a subject is one line");
+            else if (s && strlen(s) > ANPI_RULES_MAX_SUBJECT)
+                err(L, subj, p, "longer than %d bytes", ANPI_RULES_MAX_SUBJECT);
+            else if (s && inline_template(L, subj, p))
+                r->resend_wording[i].subject = anpi_xstrdup(s);
+        }
+        if (body) {
+            sub(p, sizeof(p), ip, "body");
+            const char *s = str(L, body, p);
+            if (s && strlen(s) > ANPI_TEMPLATE_MAX_FILE)
+                err(L, body, p, "longer than %d bytes", ANPI_TEMPLATE_MAX_FILE);
+            else if (s && inline_template(L, body, p))
+                r->resend_wording[i].text = anpi_xstrdup(s);
+        }
+    }
+}
+
 static void
 parse_follow_up(struct loader *L, const struct anpi_ynode *n, const char *path,
                 struct anpi_rule *r)
 {
-    static const char *const keys[] = { "resend_unanswered_after", "max_resends", NULL };
+    static const char *const keys[] = { "resend_unanswered_after", "max_resends", "until",
+                                        "wording", NULL };
     char p[256];
     if (!check_map(L, n, path, keys))
         return;
     const struct anpi_ynode *after = anpi_ytree_get(n, "resend_unanswered_after");
     const struct anpi_ynode *max = anpi_ytree_get(n, "max_resends");
+    const struct anpi_ynode *until = anpi_ytree_get(n, "until");
+    const struct anpi_ynode *wording = anpi_ytree_get(n, "wording");
     int64_t v = 0;
+    bool after_ok = false;
     if (after) {
         sub(p, sizeof(p), path, "resend_unanswered_after");
-        if (duration(L, after, p, 60, &r->resend_after_s))
+        if ((after_ok = duration(L, after, p, 60, &r->resend_after_s)))
             r->max_resends = 1;
     }
     if (max) {
         sub(p, sizeof(p), path, "max_resends");
-        if (integer(L, max, p, 0, 10, &v))
+        if (integer(L, max, p, 0, ANPI_RULES_MAX_RESENDS, &v))
             r->max_resends = (int)v;
         if (!after && v > 0)
             err(L, max, p, "max_resends needs resend_unanswered_after");
+    }
+    if (until) {
+        sub(p, sizeof(p), path, "until");
+        if (!after)
+            err(L, until, p, "until needs resend_unanswered_after");
+        else if (duration(L, until, p, 60, &r->resend_until_s) && after_ok &&
+                 r->resend_until_s < r->resend_after_s)
+            /* the first resend is due resend_unanswered_after after the first
+             * mail: a shorter deadline would silently mean no resend at all */
+            err(L, until, p, "until (%llds) is shorter than resend_unanswered_after (%llds): no "
+                "resend round could start", (long long)r->resend_until_s,
+                (long long)r->resend_after_s);
+    }
+    if (wording) {
+        sub(p, sizeof(p), path, "wording");
+        if (!after)
+            err(L, wording, p, "wording needs resend_unanswered_after");
+        parse_wording(L, wording, p, r);
+        if (after_ok && r->nresend_wording > (size_t)r->max_resends)
+            err(L, wording, p, "%zu entries but max_resends is %d: the entries after round %d "
+                "would never be sent", r->nresend_wording, r->max_resends, r->max_resends);
     }
 }
 
@@ -1399,6 +1509,9 @@ rule_free(struct anpi_rule *r)
     free(r->countries);
     template_free(&r->correction_message);
     template_free(&r->cancellation_message);
+    for (size_t i = 0; i < r->nresend_wording; i++)
+        template_free(&r->resend_wording[i]);
+    free(r->resend_wording);
 }
 
 static void

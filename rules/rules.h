@@ -66,6 +66,11 @@ struct anpi_rule {
     size_t nquestions; struct anpi_question *questions;
     /* follow_up */
     int64_t resend_after_s; int max_resends;       /* 0 / 0: no resends */
+    int64_t resend_until_s;            /* no resend round starts later than this after the first
+                                        * mail; 0 = until the incident expiry (which caps it anyway) */
+    size_t nresend_wording;            /* 0: resends use message (as the first mail) */
+    struct anpi_template *resend_wording;   /* [i] = resend round i+1; the last one repeats
+                                             * (inline subject/text; html NULL) */
     /* corrections (JMA 訂正) and cancellations (取消) of a report this rule acted on */
     bool send_corrections;             /* on_correction: send (default ignore) */
     bool notify_cancellations;         /* on_cancel: notify (default: rules with an incident, when
@@ -92,6 +97,8 @@ struct anpi_ruleset { size_t nrules; struct anpi_rule *rules; size_t nfiles; cha
 #define ANPI_RULES_MAX_DEPTH     32              /* YAML nesting levels */
 #define ANPI_TEMPLATE_MAX_FILE   (64 * 1024)     /* bytes per template file */
 #define ANPI_RULES_MAX_CHOICES   10
+#define ANPI_RULES_MAX_RESENDS   10              /* follow_up.max_resends and wording entries */
+#define ANPI_RULES_MAX_SUBJECT   300             /* bytes of an inline (follow_up.wording) subject */
 
 /* Load rule files. Each path is a YAML file or a directory (every *.yaml / *.yml in it, sorted,
  * recursively). Template names resolve to <dir of the rule file>/templates/<name>.ja.txt (and

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "admin-api/body.h"
+#include "admin-api/endpoints/broadcasts.h"
 #include "engine/anpi.h"
 #include "engine/buf.h"
 #include "engine/log.h"
@@ -33,10 +34,12 @@
 #define PERSON_ID_MAX   64
 #define AUDIENCE_MAX    50000   /* entries per audience list */
 #define BY_MAX          128
-#define WRITE_BACK_MAX  2000
+#define WRITE_BACK_MAX  API_WRITE_BACK_MAX
 #define EXPIRES_S       (7 * 24 * 3600)
 #define HISTORY_LIMIT   100
 #define HISTORY_MAX     1000
+#define FOLLOW_UP_ROUNDS_MAX 10                 /* automatic resend rounds */
+#define FOLLOW_UP_MINUTES_MAX (EXPIRES_S / 60)  /* nothing is sent after the broadcast expires */
 
 /* The variables a composed broadcast may use: the person and their link. */
 static const char *const body_vars[] = { "person.name", "reply_url", NULL };
@@ -358,11 +361,23 @@ composed_cb(void *arg, const PGresult *res, const char *err)
     api_call_free(c);
 }
 
+/* The automatic resends of a composed broadcast ("follow_up"): every
+ * every_min minutes to those who have not answered, at most rounds times,
+ * none starting later than until_min after the first mail (0 = until the
+ * broadcast expires); wording[i] = {subject, body} of round i+1, the last
+ * repeating (NULL = the broadcast's own). */
+struct follow_up {
+    bool on;
+    long long every_min, rounds, until_min;
+    json_t *wording;
+};
+
 /* A composed request, checked.  The strings point into the JSON body. */
 struct composed {
     const char *subject, *text, *note;
     bool drill;
     json_t *questions, *audience;
+    struct follow_up follow_up;
 };
 
 static void
@@ -370,6 +385,137 @@ composed_free(struct composed *m)
 {
     json_decref(m->questions);
     json_decref(m->audience);
+    json_decref(m->follow_up.wording);
+}
+
+/* A whole number from lo to hi in a JSON integer; false otherwise. */
+static bool
+whole(json_t *v, long long lo, long long hi, long long *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return false;
+    *out = (long long)json_integer_value(v);
+    return true;
+}
+
+/* A mail body of the composer always carries the person's reply link: the
+ * text as typed when it has {{reply_url}}, else with the link added. */
+static char *
+with_reply_link(const char *text)
+{
+    bool has_link = false;
+    free(anpi_template_render(text, spot_reply_url, &has_link, false, NULL));
+    return has_link ? anpi_xstrdup(text) : anpi_xasprintf("%s\n\n回答はこちらから:\n{{reply_url}}\n", text);
+}
+
+/* follow_up.wording -> a clean copy [{"subject", "body"}] with the reply
+ * link in every body, or NULL with err.  Each template is checked like the
+ * broadcast's own. */
+static json_t *
+check_wording(json_t *w, long long rounds, char *err, size_t errlen)
+{
+    if (!json_is_array(w) || json_array_size(w) < 1 || json_array_size(w) > (size_t)rounds) {
+        snprintf(err, errlen, "follow_up.wording must be an array of 1 to %lld entries (one per round; "
+                 "the last repeats), each {\"subject\", \"body\"}", rounds);
+        return NULL;
+    }
+    json_t *out = json_array();
+    for (size_t i = 0; i < json_array_size(w); i++) {
+        json_t *e = json_array_get(w, i);
+        char where[64];
+        if (!json_is_object(e)) {
+            snprintf(err, errlen, "follow_up.wording[%zu] must be an object {\"subject\", \"body\"}", i);
+            goto fail;
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(e, key, v) {
+            if (strcmp(key, "subject") != 0 && strcmp(key, "body") != 0) {
+                snprintf(err, errlen, "follow_up.wording[%zu].%.64s is not known (subject, body)", i, key);
+                goto fail;
+            }
+        }
+        const char *subject = json_string_value(json_object_get(e, "subject"));
+        const char *text = json_string_value(json_object_get(e, "body"));
+        if (!subject || !*subject || strlen(subject) > SUBJECT_MAX || strpbrk(subject, "\r\n")) {
+            snprintf(err, errlen, "follow_up.wording[%zu].subject must be a non-empty line of at most %d bytes",
+                     i, SUBJECT_MAX);
+            goto fail;
+        }
+        if (!text || !*text || strlen(text) > BODY_MAX) {
+            snprintf(err, errlen, "follow_up.wording[%zu].body must be a non-empty text of at most %d bytes",
+                     i, BODY_MAX);
+            goto fail;
+        }
+        snprintf(where, sizeof(where), "follow_up.wording[%zu].subject", i);
+        if (!template_ok(subject, subject_vars, where, err, errlen))
+            goto fail;
+        snprintf(where, sizeof(where), "follow_up.wording[%zu].body", i);
+        if (!template_ok(text, body_vars, where, err, errlen))
+            goto fail;
+        char *body = with_reply_link(text);
+        json_array_append_new(out, json_pack("{s:s, s:s}", "subject", subject, "body", body));
+        free(body);
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/* "follow_up": {"every_minutes" >= 1, "rounds" 1..10, "until_minutes"?,
+ * "wording"?}; absent = no automatic resend (by hand still works). */
+static bool
+check_follow_up(json_t *f, struct follow_up *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (!f)
+        return true;
+    if (!json_is_object(f)) {
+        snprintf(err, errlen, "\"follow_up\" must be an object {\"every_minutes\", \"rounds\", "
+                 "\"until_minutes\", \"wording\"}");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(f, key, v) {
+        if (strcmp(key, "every_minutes") != 0 && strcmp(key, "rounds") != 0 &&
+            strcmp(key, "until_minutes") != 0 && strcmp(key, "wording") != 0) {
+            snprintf(err, errlen, "follow_up.%.64s is not known (every_minutes, rounds, until_minutes, wording)",
+                     key);
+            return false;
+        }
+    }
+    if (!whole(json_object_get(f, "every_minutes"), 1, FOLLOW_UP_MINUTES_MAX, &out->every_min)) {
+        snprintf(err, errlen, "follow_up.every_minutes must be a whole number of minutes from 1 to %d",
+                 FOLLOW_UP_MINUTES_MAX);
+        return false;
+    }
+    if (!whole(json_object_get(f, "rounds"), 1, FOLLOW_UP_ROUNDS_MAX, &out->rounds)) {
+        snprintf(err, errlen, "follow_up.rounds must be a whole number from 1 to %d", FOLLOW_UP_ROUNDS_MAX);
+        return false;
+    }
+    json_t *until = json_object_get(f, "until_minutes");
+    if (until && !json_is_null(until)) {
+        if (!whole(until, 1, FOLLOW_UP_MINUTES_MAX, &out->until_min)) {
+            snprintf(err, errlen, "follow_up.until_minutes must be a whole number of minutes from 1 to %d",
+                     FOLLOW_UP_MINUTES_MAX);
+            return false;
+        }
+        if (out->until_min < out->every_min) {
+            snprintf(err, errlen, "follow_up.until_minutes (%lld) is shorter than every_minutes (%lld): "
+                     "no round could start", out->until_min, out->every_min);
+            return false;
+        }
+    }
+    json_t *w = json_object_get(f, "wording");
+    if (w && !json_is_null(w)) {
+        out->wording = check_wording(w, out->rounds, err, errlen);
+        if (!out->wording)
+            return false;
+    }
+    out->on = true;
+    return true;
 }
 
 /* Check a compose body.  With full false (the preview) subject, body and
@@ -406,11 +552,62 @@ check_composed(json_t *j, bool full, struct composed *m, char *err, size_t errle
         if (!m->questions)
             return false;
     }
+    if (!check_follow_up(json_object_get(j, "follow_up"), &m->follow_up, err, errlen)) {
+        composed_free(m);
+        return false;
+    }
     m->audience = check_audience(json_object_get(j, "audience"), err, errlen);
     if (!m->audience) {
         composed_free(m);
         return false;
     }
+    return true;
+}
+
+/* Shared with the console (broadcasts.h): the checks and the one statement
+ * of a compose or a preview. */
+bool
+api_broadcast_compose(struct api_call *c, json_t *j, bool preview, anpi_db_cb cb, char *err, size_t errlen)
+{
+    struct composed m;
+    if (!check_composed(j, !preview, &m, err, errlen))
+        return false;
+    if (preview) {
+        char *aj = json_dumps(m.audience, JSON_COMPACT);
+        const char *p[1] = { aj };
+        api_query(c, "SELECT anpi_audience_preview($1::bigint, $2::jsonb)::text", 1, p, cb);
+        free(aj);
+        composed_free(&m);
+        return true;
+    }
+    /* Every mail must carry the person's reply link, whatever was typed. */
+    char *tmpl = with_reply_link(m.text);
+    char *qj = json_dumps(m.questions, JSON_COMPACT);
+    char *aj = json_dumps(m.audience, JSON_COMPACT);
+    char exp[32];
+    snprintf(exp, sizeof(exp), "%d", EXPIRES_S);
+    const struct follow_up *f = &m.follow_up;
+    char every[32], rounds[16], until[32];
+    snprintf(every, sizeof(every), "%lld", f->every_min * 60);
+    snprintf(rounds, sizeof(rounds), "%lld", f->rounds);
+    snprintf(until, sizeof(until), "%lld", f->until_min * 60);
+    char *wj = f->wording ? json_dumps(f->wording, JSON_COMPACT) : NULL;
+    const char *p[12] = { m.subject, tmpl, qj, aj, m.drill ? "true" : "false", api_actor(c->req), exp, m.note,
+                          every, rounds, f->until_min ? until : NULL, wj };
+    /* the follow-up is set in the same statement (one transaction) as the
+     * broadcast is created: never a broadcast without its asked-for rounds */
+    api_query(c, f->on
+        ? "SELECT anpi_manual_follow_up(anpi_manual_broadcast($1::bigint, $2, $3, $4::jsonb, $5::jsonb,"
+          " $6::boolean, $7, $8::double precision, $9), $7, $10::double precision, $11::int,"
+          " $12::double precision, $13::jsonb)::text"
+        : "SELECT anpi_manual_broadcast($1::bigint, $2, $3, $4::jsonb, $5::jsonb, $6::boolean, $7,"
+          " $8::double precision, $9)::text",
+        f->on ? 12 : 8, p, cb);
+    free(wj);
+    free(qj);
+    free(aj);
+    free(tmpl);
+    composed_free(&m);
     return true;
 }
 
@@ -426,30 +623,11 @@ h_compose(struct anpi_http_req *req, void *ctx)
         bad(req, err);
         return;
     }
-    struct composed m;
-    if (!check_composed(j, true, &m, err, sizeof(err))) {
+    struct api_call *c = api_call_new(e, req);
+    if (!api_broadcast_compose(c, j, false, composed_cb, err, sizeof(err))) {
+        api_call_free(c);
         bad(req, err);
-        json_decref(j);
-        return;
     }
-    /* Every mail must carry the person's reply link, whatever was typed. */
-    bool has_link = false;
-    free(anpi_template_render(m.text, spot_reply_url, &has_link, false, NULL));
-    char *tmpl = has_link ? anpi_xstrdup(m.text)
-                          : anpi_xasprintf("%s\n\n回答はこちらから:\n{{reply_url}}\n", m.text);
-    char *qj = json_dumps(m.questions, JSON_COMPACT);
-    char *aj = json_dumps(m.audience, JSON_COMPACT);
-    char exp[32];
-    snprintf(exp, sizeof(exp), "%d", EXPIRES_S);
-    const char *p[8] = { m.subject, tmpl, qj, aj, m.drill ? "true" : "false", api_actor(req), exp, m.note };
-    api_query(api_call_new(e, req),
-        "SELECT anpi_manual_broadcast($1::bigint, $2, $3, $4::jsonb, $5::jsonb, $6::boolean, $7,"
-        " $8::double precision, $9)::text",
-        8, p, composed_cb);
-    free(qj);
-    free(aj);
-    free(tmpl);
-    composed_free(&m);
     json_decref(j);
 }
 
@@ -491,18 +669,11 @@ h_preview(struct anpi_http_req *req, void *ctx)
         bad(req, err);
         return;
     }
-    struct composed m;
-    if (!check_composed(j, false, &m, err, sizeof(err))) {
+    struct api_call *c = api_call_new(e, req);
+    if (!api_broadcast_compose(c, j, true, previewed_cb, err, sizeof(err))) {
+        api_call_free(c);
         bad(req, err);
-        json_decref(j);
-        return;
     }
-    char *aj = json_dumps(m.audience, JSON_COMPACT);
-    const char *p[1] = { aj };
-    api_query(api_call_new(e, req), "SELECT anpi_audience_preview($1::bigint, $2::jsonb)::text", 1, p,
-              previewed_cb);
-    free(aj);
-    composed_free(&m);
     json_decref(j);
 }
 
@@ -700,6 +871,21 @@ wb_stored_cb(void *arg, const PGresult *res, const char *err)
     wb_free(w);
 }
 
+/* Shared with the console (broadcasts.h): the reply link needs the link
+ * key only this process holds, so it is made here, not in SQL. */
+void
+api_write_back_store(struct api_call *c, long long recipient_id, const char *text, const char *note,
+                     anpi_db_cb cb)
+{
+    char tok[ANPI_LINK_TOKEN_LEN + 1];
+    anpi_link_make(c->e->link_key, ANPI_LINK_REPLY, (int64_t)recipient_id, tok);
+    char url[600], rids[32];
+    snprintf(url, sizeof(url), "%s/r/%s", c->e->cfg->public_url, tok);
+    snprintf(rids, sizeof(rids), "%lld", recipient_id);
+    const char *p[7] = { rids, text, api_actor(c->req), url, WRITE_BACK_SUBJECT, WRITE_BACK_BODY, note };
+    api_query(c, "SELECT anpi_write_back($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8)::text", 7, p, cb);
+}
+
 static void
 wb_target_cb(void *arg, const PGresult *res, const char *err)
 {
@@ -724,14 +910,7 @@ wb_target_cb(void *arg, const PGresult *res, const char *err)
     }
     json_int_t rid = json_integer_value(json_object_get(j, "recipient_id"));
     json_decref(j);
-    char tok[ANPI_LINK_TOKEN_LEN + 1];
-    anpi_link_make(w->c.e->link_key, ANPI_LINK_REPLY, (int64_t)rid, tok);
-    char url[600], rids[32];
-    snprintf(url, sizeof(url), "%s/r/%s", w->c.e->cfg->public_url, tok);
-    snprintf(rids, sizeof(rids), "%lld", (long long)rid);
-    const char *p[7] = { rids, w->text, api_actor(w->c.req), url, WRITE_BACK_SUBJECT, WRITE_BACK_BODY, w->note };
-    api_query(&w->c, "SELECT anpi_write_back($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8)::text", 7, p,
-              wb_stored_cb);
+    api_write_back_store(&w->c, (long long)rid, w->text, w->note, wb_stored_cb);
 }
 
 static void

@@ -1,11 +1,21 @@
 /* console.c - the admin console: sign-in, sessions, the home page with the
- * recent broadcasts, the per-group tally of one broadcast, password change
- * and sign-out.  HTML forms, no script (admin-api/console_html.c).
+ * recent broadcasts, composing a broadcast, one broadcast's tally with its
+ * people (resend to the unanswered, write back to a person), password
+ * change and sign-out.  HTML forms, no script (admin-api/console_html.c).
  *
  *   GET  /console/login            sign-in form (open)
  *   POST /console/login            check (api_signin), start a session (open)
  *   GET  /console/                 who am I, recent broadcasts (self)
- *   GET  /console/broadcasts/{id}  per-group tally (broadcasts.read, scoped)
+ *   GET  /console/broadcasts/{id}  per-group tally, the people answered and
+ *                                  not (broadcasts.read, scoped)
+ *   POST /console/broadcasts/{id}/resend  resend to the unanswered
+ *                                  (broadcasts.send, scoped, csrf)
+ *   POST /console/broadcasts/{id}/people/{person_id}/message
+ *                                  write back to a person (broadcasts.send,
+ *                                  scoped, csrf)
+ *   GET  /console/compose          compose a broadcast (broadcasts.send)
+ *   POST /console/compose          action=preview | send (csrf); the checks
+ *                                  and SQL of POST /api/v1/broadcasts
  *   GET  /console/password         change password form (self)
  *   POST /console/password         change it (self, csrf)
  *   POST /console/logout           end the session (self, csrf)
@@ -33,6 +43,7 @@
 
 #include "admin-api/body.h"
 #include "admin-api/console_html.h"
+#include "admin-api/endpoints/broadcasts.h"
 #include "admin-api/endpoints/passchange.h"
 #include "admin-api/endpoints/signin.h"
 #include "engine/auth/apitoken.h"
@@ -68,6 +79,7 @@ nav_of(const struct anpi_http_req *req, struct anpi_console_nav *nav)
     nav->login = w ? w->login : "";
     nav->role = w ? api_role_name(w->role) : "";
     nav->csrf = w ? w->csrf : "";
+    nav->may_send = w && api_role_may(w->role, API_BROADCAST_SEND);
 }
 
 static void
@@ -320,7 +332,11 @@ h_home(struct anpi_http_req *req, void *ctx)
               2, p, home_cb);
 }
 
-/* --- one broadcast's tally ------------------------------------------------- */
+/* --- one broadcast: tally, people, resend and write-back ------------------- */
+
+/* Rows per list (unanswered, answered) on a broadcast's page: at 11,500
+ * recipients the page must stay small enough for a phone. */
+#define CONSOLE_PEOPLE_ROWS "100"
 
 static void
 tally_cb(void *arg, const PGresult *res, const char *err)
@@ -331,7 +347,7 @@ tally_cb(void *arg, const PGresult *res, const char *err)
         api_call_free(c);
         return;
     }
-    json_t *b = json_cell(res, 0), *g = json_cell(res, 1);
+    json_t *b = json_cell(res, 0), *g = json_cell(res, 1), *people = json_cell(res, 2);
     if (!b || !g) {
         /* Outside the caller's scope looks exactly like no broadcast. */
         char msg[96];
@@ -340,10 +356,11 @@ tally_cb(void *arg, const PGresult *res, const char *err)
     } else {
         struct anpi_console_nav nav;
         nav_of(c->req, &nav);
-        anpi_console_respond(c->req, 200, anpi_console_tally_page(&nav, b, g));
+        anpi_console_respond(c->req, 200, anpi_console_tally_page(&nav, b, g, people, c->notice));
     }
     json_decref(b);
     json_decref(g);
+    json_decref(people);
     api_call_free(c);
 }
 
@@ -360,13 +377,550 @@ h_tally(struct anpi_http_req *req, void *ctx)
     }
     struct api_call *c = api_call_new(e, req);
     c->id = id;
+    /* The confirmations after a resend or a write-back (303 here): fixed
+     * texts, only a number taken from the query. */
+    long long resent = api_id(anpi_http_query(req, "resent"));
+    if (resent > 0)
+        c->notice = anpi_xasprintf("未回答の %lld 人に再送しました。 (resent)", resent);
+    else if (anpi_http_query(req, "written"))
+        c->notice = anpi_xstrdup("メッセージを送りました。本人にメールで届き、回答ページにも表示されます。 (sent)");
     char ids[24];
     snprintf(ids, sizeof(ids), "%lld", id);
-    const char *p[1] = { ids };
+    const char *p[2] = { ids, CONSOLE_PEOPLE_ROWS };
     api_query(c,
               "SELECT anpi_broadcast_json($1::bigint, $2::bigint)::text,"
-              " anpi_broadcast_groups_json($1::bigint, $2::bigint)::text",
-              1, p, tally_cb);
+              " anpi_broadcast_groups_json($1::bigint, $2::bigint)::text,"
+              " anpi_console_people_json($1::bigint, $2::bigint, $3::int)::text",
+              2, p, tally_cb);
+}
+
+static void
+back_to(struct anpi_http_req *req, unsigned status, const char *title, const char *text, long long bid)
+{
+    struct anpi_console_nav nav;
+    nav_of(req, &nav);
+    char href[64];
+    snprintf(href, sizeof(href), "/console/broadcasts/%lld", bid);
+    anpi_console_respond(req, status, anpi_console_message_page(&nav, title, text, href, "配信に戻る"));
+}
+
+static void
+resent_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct api_call *c = arg;
+    json_t *j = err ? NULL : json_cell(res, 0);
+    const char *result = json_string_value(json_object_get(j, "result"));
+    char msg[256];
+    if (err) {
+        snprintf(msg, sizeof(msg), "データベースのエラーで再送できませんでした。 (database error; nothing was sent: %s)",
+                 err);
+        back_to(c->req, 503, "再送できません", msg, c->id);
+    } else if (result && strcmp(result, "resent") == 0) {
+        anpi_dispatch_kick(c->e);
+        char loc[96];
+        snprintf(loc, sizeof(loc), "/console/broadcasts/%lld?resent=%lld", c->id,
+                 (long long)json_integer_value(json_object_get(j, "recipients")));
+        anpi_console_redirect(c->req, loc);
+    } else if (!result || strcmp(result, "not_found") == 0) {
+        snprintf(msg, sizeof(msg), "配信 %lld はありません。 (no broadcast %lld)", c->id, c->id);
+        respond_message(c->req, 404, "見つかりません", msg);
+    } else {
+        const char *why = strcmp(result, "nobody") == 0 ? "全員が回答済みです。 (everybody has answered)"
+                        : strcmp(result, "not_safety") == 0 ? "安否確認ではない配信は再送できません。 (not a safety check)"
+                        : strcmp(result, "expired") == 0 ? "この配信は期限切れです。 (the broadcast has expired)"
+                        : strcmp(result, "no_address") == 0
+                            ? "未回答の人に使えるメールアドレスがありません。 (no usable address)"
+                            : "予期しない応答です。 (unexpected answer from the database)";
+        back_to(c->req, strcmp(result, "nobody") == 0 || strcmp(result, "not_safety") == 0 ||
+                                strcmp(result, "expired") == 0 || strcmp(result, "no_address") == 0 ? 409 : 500,
+                "再送できません", why, c->id);
+    }
+    json_decref(j);
+    api_call_free(c);
+}
+
+/* POST /console/broadcasts/{id}/resend: anpi_broadcast_resend, the call
+ * behind POST /api/v1/broadcasts/{id}/resend, reaching only the unanswered
+ * people the account may reach. */
+static void
+h_resend(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    long long id = api_id(anpi_http_param(req, "id"));
+    if (id <= 0) {
+        respond_message(req, 404, "見つかりません", "配信番号が正しくありません。 (malformed broadcast id)");
+        return;
+    }
+    struct api_call *c = api_call_new(e, req);
+    c->id = id;
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[2] = { ids, api_actor(req) };
+    api_query(c, "SELECT anpi_broadcast_resend($1::bigint, $2::bigint, $3, NULL)::text", 2, p, resent_cb);
+}
+
+/* A write-back in two steps like the API's: find the recipient in scope,
+ * then store and mail (api_write_back_store, broadcasts.h).  The call comes
+ * first so api_query() can carry it. */
+struct wb_form {
+    struct api_call c;
+    char *text;
+};
+
+static void
+wb_form_free(struct wb_form *w)
+{
+    free(w->text);
+    api_call_free(&w->c);   /* frees w: c is its first member */
+}
+
+static void
+wb_stored_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct wb_form *w = arg;
+    json_t *j = err ? NULL : json_cell(res, 0);
+    const char *result = json_string_value(json_object_get(j, "result"));
+    if (err) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "データベースのエラーで送れませんでした。 (database error; not sent: %s)", err);
+        back_to(w->c.req, 503, "送れませんでした", msg, w->c.id);
+    } else if (result && strcmp(result, "stored") == 0) {
+        anpi_dispatch_kick(w->c.e);
+        char loc[64];
+        snprintf(loc, sizeof(loc), "/console/broadcasts/%lld?written=1", w->c.id);
+        anpi_console_redirect(w->c.req, loc);
+    } else {
+        back_to(w->c.req, 404, "見つかりません", "この配信の宛先にその人はいません。 (no such recipient)", w->c.id);
+    }
+    json_decref(j);
+    wb_form_free(w);
+}
+
+static void
+wb_found_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct wb_form *w = arg;
+    json_t *j = err ? NULL : json_cell(res, 0);
+    const char *result = json_string_value(json_object_get(j, "result"));
+    if (err) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "データベースのエラーで送れませんでした。 (database error: %s)", err);
+        back_to(w->c.req, 503, "送れませんでした", msg, w->c.id);
+    } else if (result && strcmp(result, "found") == 0) {
+        long long rid = (long long)json_integer_value(json_object_get(j, "recipient_id"));
+        json_decref(j);
+        api_write_back_store(&w->c, rid, w->text, NULL, wb_stored_cb);
+        return;
+    } else if (result && strcmp(result, "not_safety") == 0) {
+        back_to(w->c.req, 409, "送れません",
+                "安否確認ではない配信には、回答についてのメッセージは送れません。 (not a safety check)", w->c.id);
+    } else {
+        back_to(w->c.req, 404, "見つかりません", "この配信の宛先にその人はいません。 (no such recipient)", w->c.id);
+    }
+    json_decref(j);
+    wb_form_free(w);
+}
+
+/* A copy of s with CR LF (and lone CR) as LF: browsers send a textarea's
+ * lines with CR LF, mail bodies are built with LF. */
+static char *
+lf_only(const char *s)
+{
+    char *out = anpi_xstrdup(s), *o = out;
+    for (const char *p = s; *p; p++) {
+        if (*p == '\r') {
+            *o++ = '\n';
+            if (p[1] == '\n')
+                p++;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* POST /console/broadcasts/{id}/people/{person_id}/message (text, csrf). */
+static void
+h_write_back(struct anpi_http_req *req, void *ctx)
+{
+    struct anpi_engine *e = ctx;
+    long long id = api_id(anpi_http_param(req, "id"));
+    const char *person = anpi_http_param(req, "person_id");
+    if (id <= 0 || !person || !*person || strlen(person) > 64) {
+        respond_message(req, 404, "見つかりません", "配信番号か個人 ID が正しくありません。 (malformed id)");
+        return;
+    }
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    struct anpi_form form = { 0 };
+    char err[256];
+    if (anpi_form_parse(body ? body : "", len, &form, err, sizeof(err)) != ANPI_OK) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "送信内容を読めませんでした (unreadable form: %s)", err);
+        back_to(req, 400, "送れませんでした", msg, id);
+        return;
+    }
+    const char *text = anpi_form_get(&form, "text");
+    char *clean = text ? lf_only(text) : NULL;
+    if (!clean || !*clean || strspn(clean, " \t\n") == strlen(clean) || strlen(clean) > API_WRITE_BACK_MAX) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "メッセージを %d バイト以内で入力してください。 (\"text\" must be a non-empty text of "
+                 "at most %d bytes)", API_WRITE_BACK_MAX, API_WRITE_BACK_MAX);
+        back_to(req, 400, "送れませんでした", msg, id);
+        free(clean);
+        anpi_form_free(&form);
+        return;
+    }
+    anpi_form_free(&form);
+    struct wb_form *w = anpi_xcalloc(1, sizeof(*w));
+    w->c.e = e;
+    w->c.req = req;
+    w->c.id = id;
+    w->text = clean;
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%lld", id);
+    const char *p[2] = { ids, person };
+    api_query(&w->c, "SELECT anpi_write_back_target($1::bigint, $2::bigint, $3)::text", 2, p, wb_found_cb);
+}
+
+/* --- composing a broadcast ------------------------------------------------- */
+
+/* Groups on the form: a system admin sees the whole tree (1,200 groups at
+ * a ministry); past this the list is cut with a note. */
+#define COMPOSE_GROUPS_MAX 3000
+#define COMPOSE_DEPTH_MAX  64
+
+/* A compose request on its way: the form as posted (the page shows it
+ * again after an error or a preview), then the groups it may pick. */
+struct compose_call {
+    struct api_call c;            /* first: api_query's callbacks get it */
+    struct anpi_form form;
+    struct anpi_console_compose page;
+    long long *checked;
+    char *body;                   /* the body with LF line ends */
+    char error[700];
+    json_t *preview;              /* anpi_audience_preview's answer */
+    unsigned status;
+};
+
+static void
+compose_free(struct compose_call *cc)
+{
+    anpi_form_free(&cc->form);
+    free(cc->checked);
+    free(cc->body);
+    json_decref(cc->preview);
+    api_call_free(&cc->c);   /* frees cc: c is its first member */
+}
+
+/* Rows of anpi_dir_group_rows (id, parent_row, name, path, ...) in tree
+ * order: each group followed by its subtree, siblings in row order. */
+struct tree {
+    const PGresult *res;
+    int n;
+    int *first, *next;            /* children lists by row */
+    struct anpi_console_group *out;
+    size_t nout, max;
+    bool *seen;
+};
+
+static void
+tree_walk(struct tree *t, int r, int depth)
+{
+    for (; r >= 0; r = t->next[r]) {
+        if (t->seen[r])
+            continue;
+        t->seen[r] = true;
+        if (t->nout < t->max) {
+            struct anpi_console_group *g = &t->out[t->nout++];
+            int64_t id = 0;
+            g->id = anpi_parse_int64(PQgetvalue(t->res, r, 0), 1, INT64_MAX, &id) == ANPI_OK ? (long long)id : 0;
+            g->name = PQgetvalue(t->res, r, 2);
+            g->path = PQgetvalue(t->res, r, 3);
+            g->depth = depth;
+        }
+        if (depth < COMPOSE_DEPTH_MAX)
+            tree_walk(t, t->first[r], depth + 1);
+    }
+}
+
+static void
+compose_render(struct compose_call *cc, const PGresult *groups)
+{
+    struct anpi_console_nav nav;
+    nav_of(cc->c.req, &nav);
+    struct tree t = { 0 };
+    int n = groups ? PQntuples(groups) : 0;
+    if (n > 0 && PQnfields(groups) >= 4) {
+        t.res = groups;
+        t.n = n;
+        t.first = anpi_xmalloc((size_t)n * sizeof(int));
+        t.next = anpi_xmalloc((size_t)n * sizeof(int));
+        t.seen = anpi_xcalloc((size_t)n, sizeof(bool));
+        int *last = anpi_xmalloc((size_t)n * sizeof(int));
+        int root = -1, root_last = -1;
+        for (int r = 0; r < n; r++)
+            t.first[r] = t.next[r] = last[r] = -1;
+        for (int r = 0; r < n; r++) {
+            int64_t pr = -1;
+            if (!PQgetisnull(groups, r, 1) && anpi_parse_int64(PQgetvalue(groups, r, 1), 0, n - 1, &pr) != ANPI_OK)
+                pr = -1;
+            if (pr == r)
+                pr = -1;
+            int *head = pr >= 0 ? &t.first[pr] : &root, *tail = pr >= 0 ? &last[pr] : &root_last;
+            if (*tail < 0)
+                *head = r;
+            else
+                t.next[*tail] = r;
+            *tail = r;
+        }
+        t.max = n < COMPOSE_GROUPS_MAX ? (size_t)n : COMPOSE_GROUPS_MAX;
+        t.out = anpi_xcalloc(t.max, sizeof(*t.out));
+        tree_walk(&t, root, 0);
+        free(last);
+    }
+    cc->page.csrf = nav.csrf;
+    cc->page.groups = t.out;
+    cc->page.n_groups = t.nout;
+    cc->page.groups_total = (size_t)n;
+    cc->page.error = cc->error[0] ? cc->error : NULL;
+    anpi_console_respond(cc->c.req, cc->status, anpi_console_compose_page(&nav, &cc->page));
+    free(t.out);
+    free(t.first);
+    free(t.next);
+    free(t.seen);
+}
+
+static void
+groups_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct compose_call *cc = arg;
+    if (err) {
+        respond_message(cc->c.req, 503, "一時的に利用できません", err);
+    } else {
+        compose_render(cc, res);
+    }
+    compose_free(cc);
+}
+
+/* Show the form (again): the groups the caller sees, then the page. */
+static void
+compose_show(struct compose_call *cc, unsigned status)
+{
+    cc->status = status;
+    api_query(&cc->c, "SELECT id, parent_row, name, path FROM anpi_dir_group_rows($1::bigint)", 0, NULL, groups_cb);
+}
+
+static struct compose_call *
+compose_new(struct anpi_engine *e, struct anpi_http_req *req)
+{
+    struct compose_call *cc = anpi_xcalloc(1, sizeof(*cc));
+    cc->c.e = e;
+    cc->c.req = req;
+    return cc;
+}
+
+static void
+h_compose_get(struct anpi_http_req *req, void *ctx)
+{
+    if (must_change_first(req))
+        return;
+    struct compose_call *cc = compose_new(ctx, req);
+    /* The usual safety question, ready to send or to change. */
+    cc->page.q_text[0] = "ご自身の状況を教えてください";
+    cc->page.q_choices[0] = "無事\n軽いけが\n重いけが\n出勤できない";
+    cc->page.subgroups = true;
+    compose_show(cc, 200);
+}
+
+/* Split a typed list (ids or codes) on commas, spaces and their full-width
+ * forms (、，　) into a JSON array of strings. */
+static json_t *
+split_list(const char *s)
+{
+    json_t *out = json_array();
+    char *copy = anpi_xstrdup(s ? s : "");
+    /* Full-width separators become ASCII spaces, byte for byte. */
+    static const char *const wide[] = { "\xe3\x80\x81", "\xef\xbc\x8c", "\xe3\x80\x80" };
+    for (size_t k = 0; k < sizeof(wide) / sizeof(wide[0]); k++)
+        for (char *p = copy; (p = strstr(p, wide[k])) != NULL;)
+            memset(p, ' ', 3);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t\r\n", &save); tok; tok = strtok_r(NULL, ", \t\r\n", &save))
+        json_array_append_new(out, json_string(tok));
+    free(copy);
+    return out;
+}
+
+/* The choices of a question: one per line, blank lines and the spaces
+ * around each dropped. */
+static json_t *
+choice_lines(const char *s)
+{
+    json_t *out = json_array();
+    char *copy = anpi_xstrdup(s ? s : "");
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+        while (*line == ' ' || *line == '\t')
+            line++;
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+            line[--n] = '\0';
+        if (n)
+            json_array_append_new(out, json_string(line));
+    }
+    free(copy);
+    return out;
+}
+
+static bool
+blank(const char *s)
+{
+    return !s || strspn(s, " \t\r\n") == strlen(s);
+}
+
+/* The form as a compose request in the API's JSON shape, so that
+ * api_broadcast_compose() checks it exactly as it checks the API's. */
+static json_t *
+compose_json(struct compose_call *cc)
+{
+    const struct anpi_form *f = &cc->form;
+    struct anpi_console_compose *pg = &cc->page;
+    json_t *j = json_object();
+    if (pg->subject && *pg->subject)
+        json_object_set_new(j, "subject", json_string(pg->subject));
+    if (cc->body && *cc->body)
+        json_object_set_new(j, "body", json_string(cc->body));
+    json_t *qs = json_array();
+    for (int i = 0; i < ANPI_CONSOLE_QUESTIONS; i++) {
+        if (blank(pg->q_text[i]) && blank(pg->q_choices[i]))
+            continue;
+        char id[8];
+        snprintf(id, sizeof(id), "q%d", i + 1);
+        json_array_append_new(qs, json_pack("{s:s, s:s, s:o}", "id", id, "text", pg->q_text[i] ? pg->q_text[i] : "",
+                                            "choices", choice_lines(pg->q_choices[i])));
+    }
+    if (json_array_size(qs))
+        json_object_set_new(j, "questions", qs);
+    else
+        json_decref(qs);
+    json_t *groups = json_array();
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->f[i].name, "group") == 0 && f->f[i].value)
+            json_array_append_new(groups, json_string(f->f[i].value));
+    json_t *a = json_pack("{s:o, s:o, s:o, s:b, s:s}", "people", split_list(pg->people), "groups", groups,
+                          "regions", split_list(pg->regions), "subgroups", pg->subgroups, "match",
+                          pg->match_all ? "all" : "any");
+    json_object_set_new(j, "audience", a);
+    json_object_set_new(j, "drill", json_boolean(pg->drill));
+    return j;
+}
+
+static void
+composed_cb(void *arg, const PGresult *res, const char *err)
+{
+    struct compose_call *cc = arg;
+    if (err) {
+        snprintf(cc->error, sizeof(cc->error), "データベースのエラーです。何も送っていません。 (database error; "
+                 "nothing was sent: %s)", err);
+        compose_show(cc, 503);
+        return;
+    }
+    json_t *j = json_cell(res, 0);
+    const char *result = json_string_value(json_object_get(j, "result"));
+    unsigned status = 400;
+    if (result && strcmp(result, "created") == 0) {
+        anpi_dispatch_kick(cc->c.e);
+        char loc[64];
+        snprintf(loc, sizeof(loc), "/console/broadcasts/%lld", (long long)json_integer_value(json_object_get(j, "id")));
+        anpi_console_redirect(cc->c.req, loc);
+        json_decref(j);
+        compose_free(cc);
+        return;
+    }
+    if (result && strcmp(result, "preview") == 0) {
+        cc->preview = j;
+        cc->page.previewed = true;
+        cc->page.preview_count = (long long)json_integer_value(json_object_get(j, "recipients"));
+        cc->page.preview_sample = json_object_get(j, "sample");
+        compose_show(cc, 200);
+        return;
+    }
+    if (result && strcmp(result, "empty") == 0) {
+        snprintf(cc->error, sizeof(cc->error), "この宛先に当てはまる人はいません。何も送っていません。 "
+                 "(the audience matches nobody; nothing was sent)");
+    } else if (result && (strcmp(result, "unknown_people") == 0 || strcmp(result, "unknown_groups") == 0)) {
+        bool people = result[8] == 'p';
+        char *list = json_dumps(json_object_get(j, people ? "people" : "groups"), JSON_COMPACT);
+        snprintf(cc->error, sizeof(cc->error), "%s: %.400s。何も送っていません。 (unknown %s in the audience; "
+                 "nothing was sent)", people ? "見つからない個人 ID があります" : "選べないグループがあります",
+                 list ? list : "", people ? "people" : "groups");
+        free(list);
+    } else {
+        snprintf(cc->error, sizeof(cc->error), "予期しない応答です。 (unexpected answer from the database)");
+        status = 500;
+    }
+    json_decref(j);
+    compose_show(cc, status);
+}
+
+/* POST /console/compose: action=preview counts the audience, action=send
+ * creates the broadcast; both through api_broadcast_compose (broadcasts.h),
+ * the checks and the SQL of POST /api/v1/broadcasts(/preview). */
+static void
+h_compose_post(struct anpi_http_req *req, void *ctx)
+{
+    if (must_change_first(req))
+        return;
+    struct compose_call *cc = compose_new(ctx, req);
+    size_t len = 0;
+    const char *body = anpi_http_body(req, &len);
+    char err[256];
+    cc->page.subgroups = true;
+    if (anpi_form_parse(body ? body : "", len, &cc->form, err, sizeof(err)) != ANPI_OK) {
+        snprintf(cc->error, sizeof(cc->error), "送信内容を読めませんでした (unreadable form: %s)", err);
+        compose_show(cc, 400);
+        return;
+    }
+    const struct anpi_form *f = &cc->form;
+    struct anpi_console_compose *pg = &cc->page;
+    pg->subject = anpi_form_get(f, "subject");
+    const char *text = anpi_form_get(f, "body");
+    cc->body = lf_only(text ? text : "");
+    pg->body = cc->body;
+    static const char *const qt[ANPI_CONSOLE_QUESTIONS] = { "q1_text", "q2_text", "q3_text" };
+    static const char *const qc[ANPI_CONSOLE_QUESTIONS] = { "q1_choices", "q2_choices", "q3_choices" };
+    for (int i = 0; i < ANPI_CONSOLE_QUESTIONS; i++) {
+        pg->q_text[i] = anpi_form_get(f, qt[i]);
+        pg->q_choices[i] = anpi_form_get(f, qc[i]);
+    }
+    pg->people = anpi_form_get(f, "people");
+    pg->regions = anpi_form_get(f, "regions");
+    pg->subgroups = anpi_form_get(f, "subgroups") != NULL;
+    const char *match = anpi_form_get(f, "match");
+    pg->match_all = match && strcmp(match, "all") == 0;
+    pg->drill = anpi_form_get(f, "drill") != NULL;
+    cc->checked = anpi_xcalloc(f->n ? f->n : 1, sizeof(long long));
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->f[i].name, "group") == 0)
+            cc->checked[pg->n_checked++] = api_id(f->f[i].value);
+    pg->checked = cc->checked;
+
+    const char *action = anpi_form_get(f, "action");
+    bool preview = !action || strcmp(action, "send") != 0;
+    if (match && strcmp(match, "all") != 0 && strcmp(match, "any") != 0) {
+        snprintf(cc->error, sizeof(cc->error), "match must be any or all");
+        compose_show(cc, 400);
+        return;
+    }
+    json_t *j = compose_json(cc);
+    char cerr[512];
+    if (!api_broadcast_compose(&cc->c, j, preview, composed_cb, cerr, sizeof(cerr))) {
+        snprintf(cc->error, sizeof(cc->error), "%s%s", cerr, preview ? "" : "。何も送っていません。 (nothing was sent)");
+        compose_show(cc, 400);
+    }
+    json_decref(j);
 }
 
 /* --- password change ------------------------------------------------------ */
@@ -464,6 +1018,11 @@ anpi_api_console_routes(struct anpi_engine *e, struct anpi_http_server *s)
     rc |= api_route(e, s, "POST", "/console/login", API_OPEN, h_login_post);
     rc |= api_route(e, s, "GET", "/console/", API_SELF, h_home);
     rc |= api_route(e, s, "GET", "/console/broadcasts/{id}", API_BROADCASTS_READ, h_tally);
+    rc |= api_route(e, s, "POST", "/console/broadcasts/{id}/resend", API_BROADCAST_SEND, h_resend);
+    rc |= api_route(e, s, "POST", "/console/broadcasts/{id}/people/{person_id}/message", API_BROADCAST_SEND,
+                    h_write_back);
+    rc |= api_route(e, s, "GET", "/console/compose", API_BROADCAST_SEND, h_compose_get);
+    rc |= api_route(e, s, "POST", "/console/compose", API_BROADCAST_SEND, h_compose_post);
     rc |= api_route(e, s, "GET", "/console/password", API_SELF, h_password_get);
     rc |= api_route(e, s, "POST", "/console/password", API_SELF, h_password_post);
     rc |= api_route(e, s, "POST", "/console/logout", API_SELF, h_logout);

@@ -138,7 +138,7 @@ class Client:
 
 
 def err_of(body):
-    return body.get("error", "") if isinstance(body, dict) else str(body)[:300]
+    return body.get("error", "") if isinstance(body, dict) else str(body)
 
 
 def gate_denied(status, body):
@@ -279,6 +279,15 @@ TABLE = {
     # a bearer token has no session to end
     ("POST", "/console/logout"): J("/console/logout", "", ok=(400,), ctype="application/x-www-form-urlencoded"),
     ("GET", "/console/password"): J("/console/password", ok=(200,)),
+    ("GET", "/console/compose"): J("/console/compose", ok=(200,)),
+    # a bearer token carries no csrf; an empty audience is refused before any query
+    ("POST", "/console/compose"): J("/console/compose", "action=preview", ok=(400,),
+                                    ctype="application/x-www-form-urlencoded"),
+    ("POST", "/console/broadcasts/{id}/resend"): J("/console/broadcasts/%d/resend" % NOPE, "", ok=(404,),
+                                                   ctype="application/x-www-form-urlencoded"),
+    ("POST", "/console/broadcasts/{id}/people/{person_id}/message"):
+        J("/console/broadcasts/%d/people/PA1/message" % NOPE, "text=x", ok=(404,),
+          ctype="application/x-www-form-urlencoded"),
     # no csrf field: refused by the form, nothing changed
     ("POST", "/console/password"): J("/console/password", "password=x&new_password=y&repeat=y", ok=(400, 403),
                                      ctype="application/x-www-form-urlencoded"),
