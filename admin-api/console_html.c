@@ -57,12 +57,16 @@ static const char console_css[] =
     "border-radius:6px;color:#003c8f;text-decoration:none;font-size:1.1em}";
 
 static void
-head(struct anpi_buf *b, const char *title)
+head(struct anpi_buf *b, const char *title, int refresh_s)
 {
     anpi_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                      "<meta name=\"referrer\" content=\"no-referrer\">\n"
-                     "<meta name=\"robots\" content=\"noindex, nofollow\">\n<title>");
+                     "<meta name=\"robots\" content=\"noindex, nofollow\">\n");
+    /* No JavaScript: a live tally reloads itself. */
+    if (refresh_s > 0)
+        anpi_buf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
+    anpi_buf_puts(b, "<title>");
     anpi_buf_put_html(b, title ? title : "");
     anpi_buf_puts(b, " - anpi 管理コンソール</title>\n<style>");
     anpi_buf_puts(b, console_css);
@@ -94,7 +98,7 @@ static void
 open_page(struct anpi_buf *b, const struct anpi_console_nav *nav, const char *title)
 {
     anpi_buf_init(b, CONSOLE_PAGE_MAX);
-    head(b, title);
+    head(b, title, nav ? nav->refresh_s : 0);
     nav_bar(b, nav);
     anpi_buf_puts(b, "<main>\n<h1>");
     anpi_buf_put_html(b, title ? title : "");
@@ -368,9 +372,20 @@ anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadc
     const char *subject = jstr(broadcast, "subject");
     long long bid = jint(broadcast, "id");
     bool safety = strcmp(jstr(broadcast, "kind"), "safety") == 0;
-    bool forms = nav && nav->may_send && safety && bid > 0;
+    bool live = nav && nav->refresh_s > 0;
+    /* A reload would lose a message being typed: the live view has no forms. */
+    bool forms = nav && nav->may_send && safety && bid > 0 && !live;
     open_page(&b, nav, *subject ? subject : "配信の集計");
     para(&b, "notice", "status", notice);
+    if (bid > 0) {
+        if (live)
+            anpi_buf_printf(&b, "<p class=\"live\">%d 秒ごとに自動更新しています。 "
+                                "<a href=\"/console/broadcasts/%lld\">自動更新を止める</a></p>\n",
+                            nav->refresh_s, bid);
+        else
+            anpi_buf_printf(&b, "<p class=\"live\"><a href=\"/console/broadcasts/%lld?live=1\">"
+                                "自動更新する</a></p>\n", bid);
+    }
     if (json_is_true(json_object_get(broadcast, "drill")))
         anpi_buf_puts(&b, "<p><span class=\"drill\">訓練</span> この配信は訓練です。</p>\n");
     anpi_buf_puts(&b, "<p class=\"muted\">");

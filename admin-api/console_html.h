@@ -25,6 +25,7 @@ struct anpi_console_nav {
     const char *role;
     const char *csrf;       /* the session's token; "" for a bearer-token caller */
     bool may_send;          /* the role may compose, resend and write back: links and forms shown */
+    int refresh_s;          /* > 0: the page reloads itself this often (a live tally) */
 };
 
 struct anpi_console_login_page {

@@ -80,6 +80,7 @@ nav_of(const struct anpi_http_req *req, struct anpi_console_nav *nav)
     nav->role = w ? api_role_name(w->role) : "";
     nav->csrf = w ? w->csrf : "";
     nav->may_send = w && api_role_may(w->role, API_BROADCAST_SEND);
+    nav->refresh_s = 0;
 }
 
 static void
@@ -337,6 +338,8 @@ h_home(struct anpi_http_req *req, void *ctx)
 /* Rows per list (unanswered, answered) on a broadcast's page: at 11,500
  * recipients the page must stay small enough for a phone. */
 #define CONSOLE_PEOPLE_ROWS "100"
+/* ?live=1: the tally page reloads itself this often (seconds). */
+#define CONSOLE_LIVE_REFRESH_S 30
 
 static void
 tally_cb(void *arg, const PGresult *res, const char *err)
@@ -356,6 +359,9 @@ tally_cb(void *arg, const PGresult *res, const char *err)
     } else {
         struct anpi_console_nav nav;
         nav_of(c->req, &nav);
+        const char *live = anpi_http_query(c->req, "live");
+        if (live && strcmp(live, "1") == 0)
+            nav.refresh_s = CONSOLE_LIVE_REFRESH_S;
         anpi_console_respond(c->req, 200, anpi_console_tally_page(&nav, b, g, people, c->notice));
     }
     json_decref(b);

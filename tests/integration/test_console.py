@@ -268,6 +268,12 @@ def run(tmp):
         sec = sec[:sec.find("</section>")]
         check("<li>無事: 0</li>" in sec and "<li>軽傷: 1</li>" in sec and "<li>重傷: 0</li>" in sec,
               "…and the count per choice", sec)
+        check('<meta http-equiv="refresh"' not in r.body and "?live=1" in r.body,
+              "the tally page offers a live view and does not reload by itself", r.body[:400])
+        r = duty.get("/console/broadcasts/%d?live=1" % bid)
+        check(r.status == 200 and '<meta http-equiv="refresh" content="30">' in r.body
+              and "/message\"" not in r.body and "自動更新を止める" in r.body,
+              "?live=1 reloads every 30 s, without forms that a reload would lose", r.body[:600])
         r = duty.get("/console/broadcasts/999999")
         check(r.status == 404 and "text/html" in (r.header("Content-Type") or ""),
               "an unknown broadcast: a 404 page", r)
