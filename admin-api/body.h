@@ -8,7 +8,9 @@
 #include <jansson.h>
 
 #define ANPI_JSON_MAX_DEPTH   32
-#define ANPI_FORM_MAX_FIELDS  100
+/* Fields per form: the console's compose form ticks one box per group, and a
+ * ministry has 1,200 groups (still well inside the 64 KiB cap). */
+#define ANPI_FORM_MAX_FIELDS  2000
 #define ANPI_FORM_MAX_BYTES   (64 * 1024)
 
 /* JSON body -> object (new reference).  Depth cap 32, size cap enforced by
@@ -17,7 +19,7 @@
 json_t *anpi_json_body(const char *body, size_t len, char *err, size_t errlen);
 
 /* application/x-www-form-urlencoded: decodes + and %XX, requires valid UTF-8
- * (and no NUL) in names and values, caps 100 fields and 64 KiB; duplicate
+ * (and no NUL) in names and values, caps ANPI_FORM_MAX_FIELDS fields and 64 KiB; duplicate
  * names keep all values in order.  Returns 0, ANPI_EPARSE or ANPI_ETOOBIG;
  * on error *out is left empty. */
 struct anpi_form_field { char *name; char *value; };

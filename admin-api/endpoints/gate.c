@@ -207,26 +207,32 @@ admit(struct gate_route *rt, struct anpi_http_req *req, struct api_who *w)
 /* A state-changing session request must prove it comes from our own page:
  * the session's CSRF token in X-CSRF-Token (scripts) or in the field csrf
  * of an urlencoded form (the console's forms). */
-static bool
-csrf_ok(const struct anpi_http_req *req, const char *csrf)
+/* NULL when a state-changing session request carries the session's CSRF
+ * token (X-CSRF-Token, or the urlencoded form field csrf), else why not. */
+static const char *
+csrf_problem(const struct anpi_http_req *req, const char *csrf, char *why, size_t whylen)
 {
+    static const char wrong[] = "missing or wrong CSRF token for this session (X-CSRF-Token or the form "
+                                "field csrf): reload the page and try again";
     size_t cl = strlen(csrf);
     const char *h = anpi_http_header(req, "X-CSRF-Token");
     if (h)
-        return cl > 0 && strlen(h) == cl && CRYPTO_memcmp(h, csrf, cl) == 0;
+        return cl > 0 && strlen(h) == cl && CRYPTO_memcmp(h, csrf, cl) == 0 ? NULL : wrong;
     const char *ct = anpi_http_header(req, "Content-Type");
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
-        return false;
+        return wrong;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
     struct anpi_form f = { 0 };
     char err[128];
-    if (anpi_form_parse(body ? body : "", len, &f, err, sizeof(err)) != ANPI_OK)
-        return false;
+    if (anpi_form_parse(body ? body : "", len, &f, err, sizeof(err)) != ANPI_OK) {
+        snprintf(why, whylen, "the form could not be read (%s), so its CSRF token could not be checked", err);
+        return why;
+    }
     const char *v = anpi_form_get(&f, "csrf");
     bool ok = cl > 0 && v && strlen(v) == cl && CRYPTO_memcmp(v, csrf, cl) == 0;
     anpi_form_free(&f);
-    return ok;
+    return ok ? NULL : wrong;
 }
 
 static void
@@ -283,9 +289,10 @@ principal_cb(void *arg, const PGresult *res, const char *err)
     if (g->session) {
         const char *csrf = PQgetvalue(res, 0, 6);
         snprintf(w->csrf, sizeof(w->csrf), "%s", csrf);
-        if (!is_safe_method(anpi_http_method(req)) && !csrf_ok(req, csrf)) {
-            refuse(g->rt, req, 403, "missing or wrong CSRF token for this session (X-CSRF-Token or the form "
-                                    "field csrf): reload the page and try again");
+        char why[256];
+        const char *problem = is_safe_method(anpi_http_method(req)) ? NULL : csrf_problem(req, csrf, why, sizeof(why));
+        if (problem) {
+            refuse(g->rt, req, 403, "%s", problem);
             free(w);
             free(g);
             return;
