@@ -5,6 +5,7 @@ Standard library only.
     demo.py get CONFIG KEY.PATH [DEFAULT]   print one config value (for the shell)
     demo.py push CONFIG FEEDS_DIR           POST every NN_*.xml with ?replay=1
     demo.py report CONFIG MAILDIR...        incidents, next steps, mail, reply links
+    demo.py account CONFIG PASSFILE         make the console account demo-officer once
 
 The config is read with a small reader for the block/flow YAML subset the
 example uses (no PyYAML on a fresh Debian); "${ENV:NAME}" values are taken from
@@ -19,6 +20,7 @@ import glob
 import json
 import os
 import re
+import secrets
 import sys
 import urllib.error
 import urllib.request
@@ -297,10 +299,38 @@ def cmd_report(cfg_path, maildirs):
               % step)
         print("     run ./scripts/run-demo.sh --status to see a reply link from them.")
     step += 1
+    print("  %d. Or use the console (phone-sized pages, no JavaScript): %s/console/" % (step, api.base))
+    print("     sign in as %s with the password in var/console-password (you will be asked"
+          % DEMO_LOGIN)
+    print("     to change it); it shows the broadcasts, the tally per group, compose and resend.")
+    step += 1
     print("  %d. Watch the answers come in (tally per broadcast):" % step)
     print("       curl -s -H 'Authorization: Bearer %s' %s/api/v1/broadcasts/ID"
           % (api.token, api.base))
     return 0
+
+
+DEMO_LOGIN = "demo-officer"
+
+
+def cmd_account(cfg_path, passfile):
+    """A duty-officer console account, made once; its initial password (random,
+    changed at first sign-in) is kept in PASSFILE beside the other demo state."""
+    if os.path.exists(passfile):
+        return 0
+    api = Api(cfg_path)
+    password = "Demo-" + secrets.token_urlsafe(12) + "-7a"
+    body = json.dumps({"login": DEMO_LOGIN, "password": password, "role": "duty-officer",
+                       "groups": []}).encode("utf-8")
+    status, ans = api.call("POST", "/api/v1/accounts", body, "application/json")
+    if status == 201:
+        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        print("  console account %s created (initial password in %s)" % (DEMO_LOGIN, passfile))
+        return 0
+    print("  console account %s not created: HTTP %d %s" % (DEMO_LOGIN, status, ans))
+    return 0 if status == 409 else 1
 
 
 def main(argv):
@@ -311,6 +341,8 @@ def main(argv):
         return cmd_push(argv[1], argv[2])
     if len(argv) >= 2 and argv[0] == "report":
         return cmd_report(argv[1], argv[2:])
+    if len(argv) == 3 and argv[0] == "account":
+        return cmd_account(argv[1], argv[2])
     print(__doc__.strip(), file=sys.stderr)
     return 2
 

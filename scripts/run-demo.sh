@@ -166,6 +166,8 @@ if ((!status_only)); then
   say "Pushing the fictional quake reports (examples/feeds/, replayed to now)"
   /usr/bin/python3 "$src/scripts/demo.py" push "$config" "$src/examples/feeds" \
     || die "some documents were refused (see above and var/anpid.log)"
+  /usr/bin/python3 "$src/scripts/demo.py" account "$config" "$var/console-password" \
+    || die "the console account could not be made (see above)"
   sleep 1   # let rule matching and the officer notice run
 else
   pid_alive "$var/anpid.pid" anpid || die "the demo is not running; start it with ./scripts/run-demo.sh"
