@@ -8,7 +8,7 @@ PACKAGES=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libuv1-dev libcurl4-openssl-dev libssl-dev libpq-dev libc-ares-dev
   libyaml-dev libxml2-dev libmicrohttpd-dev libjansson-dev libargon2-dev libxlsxwriter-dev
-  libcmocka-dev postgresql-15 postfix python3-aiosmtpd python3-dkim
+  libcmocka-dev postgresql-15 postfix python3-aiosmtpd python3-dkim wrk
   openssl curl ca-certificates
   chromium chromium-driver fonts-ipafont-gothic
 )
