@@ -42,6 +42,7 @@
 #include <openssl/hmac.h>
 
 #include "admin-api/body.h"
+#include "admin-api/console_form.h"
 #include "admin-api/console_html.h"
 #include "admin-api/endpoints/broadcasts.h"
 #include "admin-api/endpoints/passchange.h"
@@ -740,46 +741,6 @@ h_compose_get(struct anpi_http_req *req, void *ctx)
     compose_show(cc, 200);
 }
 
-/* Split a typed list (ids or codes) on commas, spaces and their full-width
- * forms (、，　) into a JSON array of strings. */
-static json_t *
-split_list(const char *s)
-{
-    json_t *out = json_array();
-    char *copy = anpi_xstrdup(s ? s : "");
-    /* Full-width separators become ASCII spaces, byte for byte. */
-    static const char *const wide[] = { "\xe3\x80\x81", "\xef\xbc\x8c", "\xe3\x80\x80" };
-    for (size_t k = 0; k < sizeof(wide) / sizeof(wide[0]); k++)
-        for (char *p = copy; (p = strstr(p, wide[k])) != NULL;)
-            memset(p, ' ', 3);
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ", \t\r\n", &save); tok; tok = strtok_r(NULL, ", \t\r\n", &save))
-        json_array_append_new(out, json_string(tok));
-    free(copy);
-    return out;
-}
-
-/* The choices of a question: one per line, blank lines and the spaces
- * around each dropped. */
-static json_t *
-choice_lines(const char *s)
-{
-    json_t *out = json_array();
-    char *copy = anpi_xstrdup(s ? s : "");
-    char *save = NULL;
-    for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-        while (*line == ' ' || *line == '\t')
-            line++;
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-            line[--n] = '\0';
-        if (n)
-            json_array_append_new(out, json_string(line));
-    }
-    free(copy);
-    return out;
-}
-
 static bool
 blank(const char *s)
 {
@@ -805,7 +766,7 @@ compose_json(struct compose_call *cc)
         char id[8];
         snprintf(id, sizeof(id), "q%d", i + 1);
         json_array_append_new(qs, json_pack("{s:s, s:s, s:o}", "id", id, "text", pg->q_text[i] ? pg->q_text[i] : "",
-                                            "choices", choice_lines(pg->q_choices[i])));
+                                            "choices", anpi_console_choice_lines(pg->q_choices[i])));
     }
     if (json_array_size(qs))
         json_object_set_new(j, "questions", qs);
@@ -815,8 +776,8 @@ compose_json(struct compose_call *cc)
     for (size_t i = 0; i < f->n; i++)
         if (strcmp(f->f[i].name, "group") == 0 && f->f[i].value)
             json_array_append_new(groups, json_string(f->f[i].value));
-    json_t *a = json_pack("{s:o, s:o, s:o, s:b, s:s}", "people", split_list(pg->people), "groups", groups,
-                          "regions", split_list(pg->regions), "subgroups", pg->subgroups, "match",
+    json_t *a = json_pack("{s:o, s:o, s:o, s:b, s:s}", "people", anpi_console_split_list(pg->people), "groups", groups,
+                          "regions", anpi_console_split_list(pg->regions), "subgroups", pg->subgroups, "match",
                           pg->match_all ? "all" : "any");
     json_object_set_new(j, "audience", a);
     json_object_set_new(j, "drill", json_boolean(pg->drill));

@@ -1,12 +1,14 @@
 /* fuzz_http_body.c - libFuzzer target for the admin-api body parsers and
  * link tokens.  The first byte selects the parser, the rest is the input:
  *   0: JSON body, 1: urlencoded form, 2: Cookie header,
- *   3: form field values rendered into a page (checks escaping). */
+ *   3: form field values rendered into a page (checks escaping),
+ *   4: the console compose form's typed lists and choice lines. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin-api/body.h"
+#include "admin-api/console_form.h"
 #include "admin-api/pages.h"
 #include "engine/anpi.h"
 
@@ -29,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *in = (const char *)data + 1;
     size_t len = size - 1;
     char err[256];
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0: {
         json_t *j = anpi_json_body(in, len, err, sizeof(err));
         if (j) {
@@ -85,6 +87,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(html);
         }
         anpi_form_free(&f);
+        break;
+    }
+    case 4: {
+        /* Typed text as the form parser hands it over: NUL-terminated. */
+        char *text = malloc(len + 1);
+        if (!text)
+            return 0;
+        memcpy(text, in, len);
+        text[len] = '\0';
+        json_t *lists[2] = { anpi_console_split_list(text), anpi_console_choice_lines(text) };
+        for (int k = 0; k < 2; k++) {
+            size_t i;
+            json_t *v;
+            if (!json_is_array(lists[k]))
+                abort();
+            json_array_foreach(lists[k], i, v) {
+                const char *t = json_string_value(v);
+                /* never an empty item; a list item never holds a separator */
+                if (!t || !*t || (k == 0 && strpbrk(t, ", \t\r\n")) || (k == 1 && strpbrk(t, "\r\n")))
+                    abort();
+            }
+            json_decref(lists[k]);
+        }
+        free(text);
         break;
     }
     }
