@@ -8,6 +8,7 @@
  * api_query() (the caller's account as $1), and every created_by / audit
  * actor is the signed-in login (api_actor()). */
 #include "admin-api/endpoints/api.h"
+#include "admin-api/endpoints/access.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,16 +56,24 @@ api_id(const char *s)
 }
 
 
-/* Answer with the JSON text a query returned in row 0, column 0. */
-static void
-json_text_cb(void *arg, const PGresult *res, const char *err)
+/* Answers with the JSON text in row 0, column 0; NULL -> 404 with the
+ * message in c->notice ("not found" without one).  A people read has the
+ * number of people rows it returned in column 1 and its name in
+ * c->decision: that is noted for the unusual-access warnings before the
+ * answer goes out (the request is gone after it). */
+void
+api_json_cb(void *arg, const PGresult *res, const char *err)
 {
     struct api_call *c = arg;
     if (err) {
         anpi_http_respond_error(c->req, 503, "database error: %s", err);
-    } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        anpi_http_respond_error(c->req, 404, "not found");
+    } else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        anpi_http_respond_error(c->req, 404, "%s", c->notice ? c->notice : "not found");
     } else {
+        int64_t rows = 0;
+        if (c->decision[0] && PQnfields(res) >= 2 &&
+            anpi_parse_int64(PQgetvalue(res, 0, 1), 0, INT64_MAX, &rows) == ANPI_OK)
+            api_note_read(c->e, c->req, c->decision, (long long)rows);
         const char *t = PQgetvalue(res, 0, 0);
         anpi_http_respond(c->req, 200, "application/json", t, strlen(t));
     }
@@ -369,7 +378,7 @@ h_broadcast(struct anpi_http_req *req, void *ctx)
     const char *p[1] = { ids };
     /* Outside the caller's scope is NULL: the same 404 as an unknown id. */
     api_query(api_call_new(e, req), "SELECT anpi_broadcast_json($1::bigint, $2::bigint)::text", 1, p,
-              json_text_cb);
+              api_json_cb);
 }
 
 /* The report of anpi_import_people2; c->notice holds the input's encoding. */
@@ -477,7 +486,7 @@ h_audit(struct anpi_http_req *req, void *ctx)
     anpi_db_query(e->db,
         "SELECT jsonb_build_object('entries', coalesce(jsonb_agg(jsonb_build_object('id', id, 'at', at,"
         " 'actor', actor, 'action', action, 'object', object, 'detail', detail) ORDER BY id DESC), '[]'))::text"
-        " FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT 200) a", 0, NULL, json_text_cb,
+        " FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT 200) a", 0, NULL, api_json_cb,
         api_call_new(e, req));
 }
 
@@ -608,7 +617,7 @@ h_addresses(struct anpi_http_req *req, void *ctx)
         return;
     }
     const char *p[1] = { st };
-    anpi_db_query(e->db, "SELECT anpi_addresses_json($1)::text", 1, p, json_text_cb, api_call_new(e, req));
+    anpi_db_query(e->db, "SELECT anpi_addresses_json($1)::text", 1, p, api_json_cb, api_call_new(e, req));
 }
 
 static void

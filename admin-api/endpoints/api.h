@@ -25,6 +25,11 @@ struct api_call {
 struct api_call *api_call_new(struct anpi_engine *e, struct anpi_http_req *req);
 void api_call_free(struct api_call *c);
 
+/* Relay the JSON text of row 0, column 0 (200); NULL -> 404 with c->notice;
+ * a people read (c->decision names it, column 1 counts its rows) is noted
+ * for the unusual-access warnings.  Frees c. */
+void api_json_cb(void *arg, const PGresult *res, const char *err);
+
 /* Parse a positive decimal id from a route capture; 0 if malformed. */
 long long api_id(const char *s);
 

@@ -102,31 +102,7 @@ group_filter(struct anpi_http_req *req, char ids[24], bool *sub)
     return true;
 }
 
-/* Answers with the JSON text in row 0, column 0; NULL -> 404 with the
- * message in c->notice.  A people read has the number of people rows it
- * returned in column 1 and its name in c->decision: that is noted for the
- * unusual-access warnings before the answer goes out (the request is gone
- * after it). */
-static void
-json_cb(void *arg, const PGresult *res, const char *err)
-{
-    struct api_call *c = arg;
-    if (err) {
-        anpi_http_respond_error(c->req, 503, "database error: %s", err);
-    } else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        anpi_http_respond_error(c->req, 404, "%s", c->notice ? c->notice : "not found");
-    } else {
-        int64_t rows = 0;
-        if (c->decision[0] && PQnfields(res) >= 2 &&
-            anpi_parse_int64(PQgetvalue(res, 0, 1), 0, INT64_MAX, &rows) == ANPI_OK)
-            api_note_read(c->e, c->req, c->decision, (long long)rows);
-        const char *t = PQgetvalue(res, 0, 0);
-        anpi_http_respond(c->req, 200, "application/json", t, strlen(t));
-    }
-    api_call_free(c);
-}
-
-/* A people read: json_cb notes its rows under what. */
+/* A people read: api_json_cb notes its rows under what. */
 static struct api_call *
 people_call(struct anpi_engine *e, struct anpi_http_req *req, const char *what)
 {
@@ -266,7 +242,7 @@ h_people(struct anpi_http_req *req, void *ctx)
     api_query(c,
               "SELECT j::text, coalesce(jsonb_array_length(j->'people'), 0)"
               " FROM anpi_dir_people_json($1::bigint, $2::bigint, $3::boolean, $4::int, $5::int) j",
-              4, p, json_cb);
+              4, p, api_json_cb);
 }
 
 static void
@@ -281,7 +257,7 @@ h_person(struct anpi_http_req *req, void *ctx)
     const char *p[1] = { id };
     struct api_call *c = people_call(e, req, "people.get");
     c->notice = anpi_xasprintf("no person \"%.64s\"", id);
-    api_query(c, "SELECT j::text, 1 FROM anpi_dir_person_json($1::bigint, $2) j", 1, p, json_cb);
+    api_query(c, "SELECT j::text, 1 FROM anpi_dir_person_json($1::bigint, $2) j", 1, p, api_json_cb);
 }
 
 static void
@@ -297,7 +273,7 @@ h_status(struct anpi_http_req *req, void *ctx)
               "SELECT j::text, (SELECT count(DISTINCT x->>'id') FROM jsonb_array_elements("
               "coalesce(j->'no_usable_address', '[]') || coalesce(j->'only_bouncing_or_invalid', '[]')) x)"
               " FROM anpi_dir_status_json($1::bigint, $2::int) j",
-              1, p, json_cb);
+              1, p, api_json_cb);
 }
 
 /* --- export ---------------------------------------------------------------- */

@@ -34,21 +34,6 @@ config_default(const struct anpi_engine *e, char *after, size_t alen, char *belo
 }
 
 static void
-list_cb(void *arg, const PGresult *res, const char *err)
-{
-    struct api_call *c = arg;
-    if (err) {
-        anpi_http_respond_error(c->req, 503, "database error: %s", err);
-    } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        anpi_http_respond_error(c->req, 404, "no broadcast %lld", c->id);
-    } else {
-        const char *t = PQgetvalue(res, 0, 0);
-        anpi_http_respond(c->req, 200, "application/json", t, strlen(t));
-    }
-    api_call_free(c);
-}
-
-static void
 h_list(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
@@ -59,13 +44,14 @@ h_list(struct anpi_http_req *req, void *ctx)
     }
     struct api_call *c = api_call_new(e, req);
     c->id = id;
+    c->notice = anpi_xasprintf("no broadcast %lld", id);
     char ids[32], after[32], below[32];
     snprintf(ids, sizeof(ids), "%lld", id);
     const char *pa, *pb;
     config_default(e, after, sizeof(after), below, sizeof(below), &pa, &pb);
     const char *p[3] = { ids, pa, pb };
     api_query(c, "SELECT anpi_escalations_json($1::bigint, $2::bigint, $3::int, trim_scale($4::numeric))::text",
-              3, p, list_cb);
+              3, p, api_json_cb);
 }
 
 static void
