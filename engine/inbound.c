@@ -16,10 +16,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "channels/dsn.h"
 #include "channels/lmtp.h"
 #include "channels/mailreply.h"
 #include "channels/verp.h"
+#include "admin-api/endpoints/tallycache.h"
 #include "engine/anpi.h"
 #include "engine/log.h"
 
@@ -68,8 +71,13 @@ reply_stored(void *arg, const PGresult *res, const char *err)
         c->m->codes[c->rcpt] = 451;
     } else {
         anpi_info(ANPI_LG_SMTP, "mail reply to %s: %s", c->msgid, PQgetvalue(res, 0, 0));
-        if (strstr(PQgetvalue(res, 0, 0), "\"recorded\""))
+        if (strstr(PQgetvalue(res, 0, 0), "\"recorded\"")) {
             c->m->e->m.answers++;
+            /* this node's tallies show the answer at once */
+            json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+            anpi_tally_invalidate((long long)json_integer_value(json_object_get(j, "broadcast_id")));
+            json_decref(j);
+        }
     }
     free(c->line);
     msg_step_done(c->m);

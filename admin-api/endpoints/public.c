@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "admin-api/body.h"
+#include "admin-api/endpoints/tallycache.h"
 #include "admin-api/pages.h"
 #include "engine/anpi.h"
 #include "engine/buf.h"
@@ -227,6 +228,8 @@ answered_cb(void *arg, const PGresult *res, const char *err)
     const char *result = json_string_value(json_object_get(j, "result"));
     if (result && strcmp(result, "recorded") == 0) {
         c->e->m.answers++;
+        /* this node's tallies show the answer at once */
+        anpi_tally_invalidate((long long)json_integer_value(json_object_get(j, "broadcast_id")));
         c->notice = anpi_xstrdup("回答を受け付けました。状況が変わったら、もう一度送信してください。");
         show_reply(c);
     } else if (result && strcmp(result, "invalid") == 0) {

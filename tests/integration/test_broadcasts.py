@@ -626,6 +626,83 @@ def run(tmp):
         n = pg.psql("SELECT count(*) FROM audit_log WHERE action = 'broadcast.manual' AND actor = 'ga-somu'")
         check(n == "1", "the group admin's compose is audited under its login", n)
 
+        # =====================================================================
+        # The tally cache (admin-api/endpoints/tallycache.c): one whole-tree
+        # count per broadcast per second, a group admin's rows cut from it.
+        # =====================================================================
+        s, j = compose(api, "試験T 集計キャッシュ", {"people": ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]})
+        bid_t = j.get("id")
+        settle(anpid, sink)
+        ga2_tok = token_for(pg, "ga-cache", "group-admin", [gid["本省/総務課"]])
+        ga2 = harness.Api(anpid.admin_url, ga2_tok)
+        ga2_id = int(pg.psql("SELECT id FROM accounts WHERE login = 'ga-cache'"))
+        path_t = "/api/v1/broadcasts/%d/groups" % bid_t
+
+        def raw(tok):
+            req = urllib.request.Request(anpid.admin_url.rstrip("/") + path_t,
+                                         headers={"Authorization": "Bearer " + tok})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.read().decode()
+
+        def sql_tally(acc):
+            return pg.psql("SELECT anpi_broadcast_groups_json(%d, %d)::text" % (acc, bid_t))
+
+        def row_of(j, path):
+            return next((g for g in j.get("groups", []) if g.get("path") == path), {})
+
+        s, whole = api.get(path_t)
+        s2, mine = ga2.get(path_t)
+        scope_ids = {int(gid["本省/総務課"]), int(gid["本省/総務課/庶務係"])}
+        check(s == 200 and s2 == 200 and any(g["id"] is None for g in whole.get("groups", []))
+              and mine.get("groups") == [g for g in whole["groups"] if g["id"] in scope_ids]
+              and mine.get("broadcast_id") == bid_t and len(mine["groups"]) == 2,
+              "tally cache: a group admin's rows are exactly the whole tree's rows of its groups, in order",
+              (whole, mine))
+        check(raw(ga2_tok) == sql_tally(ga2_id) and raw(api.token) == sql_tally(0),
+              "…byte for byte what the SQL function answers, for the group admin and for the whole tree",
+              (raw(ga2_tok), sql_tally(ga2_id)))
+
+        # an answer stored behind anpid's back: the cached count is served,
+        # then the new one within the cache's second
+        before = row_of(ga2.get(path_t)[1], "本省/総務課/庶務係").get("answered")
+        pg.psql("SELECT anpi_answer(r.id, '{\"safety\": \"無事\"}', '', 'test', '127.0.0.1')"
+                " FROM recipients r WHERE r.broadcast_id = %d AND r.person_id = 'B3'" % bid_t)
+        t0 = time.monotonic()
+        cached = row_of(ga2.get(path_t)[1], "本省/総務課/庶務係").get("answered")
+        cached_whole = row_of(api.get(path_t)[1], "本省/総務課/庶務係").get("answered")
+        fresh = None
+        while time.monotonic() - t0 < 3:
+            fresh = row_of(ga2.get(path_t)[1], "本省/総務課/庶務係").get("answered")
+            if fresh != before:
+                break
+            time.sleep(0.05)
+        waited = time.monotonic() - t0
+        check(before == 0 and cached == 0 and cached_whole == 0,
+              "tally cache: right after an answer stored elsewhere the cached count is served",
+              (before, cached, cached_whole))
+        check(fresh == 1 and waited < 1.5, "…and the answer shows within ~1 s (%.2f s)" % waited, (fresh, waited))
+
+        # an answer through this node's reply page shows at once
+        warm = row_of(ga2.get(path_t)[1], "本省/総務課").get("answered")
+        t0 = time.monotonic()
+        st, _page = http(reply_link(sink, "試験T", "b4@example.jp"), urllib.parse.urlencode({"safety": "軽傷"}).encode())
+        now = ga2.get(path_t)[1]
+        waited = time.monotonic() - t0
+        check(st == 200 and warm == 1 and row_of(now, "本省/総務課").get("answered") == 2
+              and row_of(now, "本省/総務課").get("answers", {}).get("safety", {}).get("軽傷") == 1
+              and waited < 0.5 and raw(ga2_tok) == sql_tally(ga2_id),
+              "tally cache: an answer through the reply page shows in the next tally (%.2f s)" % waited,
+              (st, warm, now))
+
+        # authentication is not cached: a disabled group admin is refused
+        # while the tally it saw is still warm
+        s1, _j = ga2.get(path_t)
+        pg.psql("UPDATE accounts SET disabled_at = now() WHERE login = 'ga-cache'")
+        s2, j2 = ga2.get(path_t)
+        check(s1 == 200 and s2 == 401, "tally cache: a disabled group admin gets 401 at once", (s1, s2, j2))
+        s, j = hr.get(path_t)
+        check(s == 404, "tally cache: hr still asks SQL: a non-HR broadcast is 404", (s, j))
+
         rc = anpid.stop()
         check(rc == 0, "anpid stops cleanly", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
 
