@@ -681,21 +681,6 @@ h_preview(struct anpi_http_req *req, void *ctx)
 /* ---- GET /api/v1/broadcasts (history) -------------------------------------- */
 
 static void
-json_cb(void *arg, const PGresult *res, const char *err)
-{
-    struct api_call *c = arg;
-    if (err) {
-        anpi_http_respond_error(c->req, 503, "database error: %s", err);
-    } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        anpi_http_respond_error(c->req, 404, "no broadcast %lld", c->id);
-    } else {
-        const char *t = PQgetvalue(res, 0, 0);
-        anpi_http_respond(c->req, 200, "application/json", t, strlen(t));
-    }
-    api_call_free(c);
-}
-
-static void
 h_history(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
@@ -733,7 +718,7 @@ h_history(struct anpi_http_req *req, void *ctx)
     snprintf(os, sizeof(os), "%lld", (long long)off);
     const char *p[4] = { dv, kind && *kind ? kind : NULL, ls, os };
     api_query(api_call_new(e, req), "SELECT anpi_broadcasts_json($1::bigint, $2::boolean, $3, $4::int, $5::int)::text",
-              4, p, json_cb);
+              4, p, api_json_cb);
 }
 
 /* ---- GET /api/v1/broadcasts/{id}/groups ------------------------------------ */
@@ -760,10 +745,11 @@ h_groups(struct anpi_http_req *req, void *ctx)
         return;
     struct api_call *c = api_call_new(e, req);
     c->id = id;
+    c->notice = anpi_xasprintf("no broadcast %lld", id);
     char ids[32];
     snprintf(ids, sizeof(ids), "%lld", id);
     const char *p[1] = { ids };
-    api_query(c, "SELECT anpi_broadcast_groups_json($1::bigint, $2::bigint)::text", 1, p, json_cb);
+    api_query(c, "SELECT anpi_broadcast_groups_json($1::bigint, $2::bigint)::text", 1, p, api_json_cb);
 }
 
 /* ---- POST /api/v1/broadcasts/{id}/resend ----------------------------------- */
