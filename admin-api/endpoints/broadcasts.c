@@ -612,10 +612,11 @@ api_broadcast_compose(struct api_call *c, json_t *j, bool preview, anpi_db_cb cb
     return true;
 }
 
+/* POST /api/v1/broadcasts and /preview: the same body, checked by
+ * api_broadcast_compose(); cb tells creating from previewing. */
 static void
-h_compose(struct anpi_http_req *req, void *ctx)
+compose_request(struct anpi_http_req *req, struct anpi_engine *e, bool preview, anpi_db_cb cb)
 {
-    struct anpi_engine *e = ctx;
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);
     char err[512];
@@ -625,11 +626,17 @@ h_compose(struct anpi_http_req *req, void *ctx)
         return;
     }
     struct api_call *c = api_call_new(e, req);
-    if (!api_broadcast_compose(c, j, false, composed_cb, err, sizeof(err))) {
+    if (!api_broadcast_compose(c, j, preview, cb, err, sizeof(err))) {
         api_call_free(c);
         bad(req, err);
     }
     json_decref(j);
+}
+
+static void
+h_compose(struct anpi_http_req *req, void *ctx)
+{
+    compose_request(req, ctx, false, composed_cb);
 }
 
 static void
@@ -661,21 +668,7 @@ previewed_cb(void *arg, const PGresult *res, const char *err)
 static void
 h_preview(struct anpi_http_req *req, void *ctx)
 {
-    struct anpi_engine *e = ctx;
-    size_t len = 0;
-    const char *body = anpi_http_body(req, &len);
-    char err[512];
-    json_t *j = anpi_json_body(body ? body : "", len, err, sizeof(err));
-    if (!j) {
-        bad(req, err);
-        return;
-    }
-    struct api_call *c = api_call_new(e, req);
-    if (!api_broadcast_compose(c, j, true, previewed_cb, err, sizeof(err))) {
-        api_call_free(c);
-        bad(req, err);
-    }
-    json_decref(j);
+    compose_request(req, ctx, true, previewed_cb);
 }
 
 /* ---- GET /api/v1/broadcasts (history) -------------------------------------- */
