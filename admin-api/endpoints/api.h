@@ -80,7 +80,6 @@ struct api_who {
  * against perm before h runs; h then finds the caller with api_who(). */
 int api_route(struct anpi_engine *e, struct anpi_http_server *s, const char *method, const char *pattern,
               enum api_perm perm, anpi_http_handler h);
-void api_routes_free(void);
 const struct api_who *api_who(const struct anpi_http_req *req);
 /* The caller's login for created_by / audit columns ("api" for the bootstrap token). */
 const char *api_actor(const struct anpi_http_req *req);

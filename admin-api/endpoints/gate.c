@@ -84,6 +84,7 @@ struct gate_route {
     char *method, *pattern;
     struct gate_route *next;
 };
+/* Lives as long as the process: the admin listener is made once. */
 static struct gate_route *routes, **routes_tail = &routes;
 
 const char *
@@ -399,19 +400,6 @@ api_route(struct anpi_engine *e, struct anpi_http_server *s, const char *method,
     *routes_tail = rt;
     routes_tail = &rt->next;
     return ANPI_OK;
-}
-
-void
-api_routes_free(void)
-{
-    while (routes) {
-        struct gate_route *rt = routes;
-        routes = rt->next;
-        free(rt->method);
-        free(rt->pattern);
-        free(rt);
-    }
-    routes_tail = &routes;
 }
 
 /* GET /api/v1/routes: every admin route with its permission and the roles
