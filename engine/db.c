@@ -46,7 +46,10 @@ struct anpi_db_conn {
     struct query *own_head, *own_tail;   /* leased: this connection's queue */
     unsigned backoff_ms;
     PGresult *pending;                   /* result collected until PQgetResult returns NULL */
+    int listens;                         /* listeners whose LISTEN this connection has sent */
 };
+
+struct listener;
 
 struct anpi_db {
     uv_loop_t *loop;
@@ -55,6 +58,8 @@ struct anpi_db {
     struct anpi_db_conn *conns;
     struct query *q_head, *q_tail;       /* shared queue */
     struct waiter *w_head, *w_tail;      /* lease waiters */
+    struct listener *listeners;          /* anpi_db_listen(), in order */
+    int nlisteners;
     unsigned long queued;
     bool closing;
     int open_handles;
@@ -62,7 +67,26 @@ struct anpi_db {
     void *closed_arg;
 };
 
+/* A LISTEN connection (anpi_db_listen): outside the pool, never leased. */
+enum listen_state { L_DOWN, L_CONNECTING, L_STARTING, L_READY };
+
+struct listener {
+    struct anpi_db *db;
+    struct listener *next;
+    char *channel;
+    void (*cb)(const char *payload, void *arg);
+    void *arg;
+    PGconn *pg;
+    uv_poll_t *poll;
+    uv_timer_t retry;
+    enum listen_state state;
+    unsigned backoff_ms;
+};
+
 static void conn_connect(struct anpi_db_conn *c);
+static void pool_notified(struct anpi_db_conn *c);
+static void lpoll_close(struct listener *l);
+static void ltimer_closed(uv_handle_t *h);
 static void conn_dispatch(struct anpi_db *db);
 static void conn_io(uv_poll_t *h, int status, int events);
 
@@ -99,6 +123,12 @@ maybe_closed(struct anpi_db *db)
     if (db->closing && db->open_handles == 0) {
         void (*cb)(void *) = db->closed;
         void *arg = db->closed_arg;
+        while (db->listeners) {
+            struct listener *l = db->listeners;
+            db->listeners = l->next;
+            free(l->channel);
+            free(l);
+        }
         free(db->conns);
         free(db->conninfo);
         free(db);
@@ -184,6 +214,7 @@ conn_broken(struct anpi_db_conn *c, const char *why)
     }
     c->state = C_DOWN;
     c->rolling_back = false;
+    c->listens = 0;
     if (c->cur) {
         struct query *q = c->cur;
         c->cur = NULL;
@@ -292,14 +323,15 @@ conn_read(struct anpi_db_conn *c)
         conn_broken(c, PQerrorMessage(c->pg));
         return;
     }
-    PGnotify *n;
-    while ((n = PQnotifies(c->pg)) != NULL)
-        PQfreemem(n);
+    pool_notified(c);
     if (c->state != C_BUSY)
         return;
     while (!PQisBusy(c->pg)) {
         PGresult *r = PQgetResult(c->pg);
         if (!r) {
+            /* this session's own notifications come before its
+             * ReadyForQuery: handled before the statement's callback */
+            pool_notified(c);
             finish_query(c);
             return;
         }
@@ -356,12 +388,40 @@ conn_send(struct anpi_db_conn *c, struct query *q)
     uv_poll_start(c->poll, f ? UV_READABLE | UV_WRITABLE : UV_READABLE, conn_io);
 }
 
+/* Pool connections LISTEN too (outside any lease, so never inside a
+ * caller's transaction).  Not to learn of other sessions' changes (the
+ * listener's own connection does that) but for this process's own: a
+ * session's own notifications reach it before its ReadyForQuery, so a
+ * change made through this node is handled before the callback of the
+ * statement that made it, and so before any answer that reports it. */
+static bool
+pool_listen(struct anpi_db_conn *c)
+{
+    struct listener *l = c->db->listeners;
+    for (int k = 0; l && k < c->listens; k++)
+        l = l->next;
+    c->listens++;
+    if (!l)
+        return false;
+    char *id = PQescapeIdentifier(c->pg, l->channel, strlen(l->channel));
+    if (!id)
+        return false;
+    char *sql = anpi_xasprintf("LISTEN %s", id);
+    PQfreemem(id);
+    struct query *q = query_new(sql, 0, NULL, NULL, NULL);
+    free(sql);
+    conn_send(c, q);
+    return true;
+}
+
 static void
 conn_dispatch(struct anpi_db *db)
 {
     for (int i = 0; i < db->n; i++) {
         struct anpi_db_conn *c = &db->conns[i];
         if (c->state != C_IDLE)
+            continue;
+        if (!c->leased && c->listens < db->nlisteners && pool_listen(c))
             continue;
         if (c->leased) {
             if (c->own_head) {
@@ -457,6 +517,15 @@ anpi_db_close(struct anpi_db *db, void (*closed)(void *), void *arg)
         uv_timer_stop(&c->retry);
         uv_close((uv_handle_t *)&c->retry, timer_closed);
     }
+    for (struct listener *l = db->listeners; l; l = l->next) {
+        lpoll_close(l);
+        if (l->pg)
+            PQfinish(l->pg);
+        l->pg = NULL;
+        l->state = L_DOWN;
+        uv_timer_stop(&l->retry);
+        uv_close((uv_handle_t *)&l->retry, ltimer_closed);
+    }
 }
 
 void
@@ -530,6 +599,269 @@ anpi_db_release(struct anpi_db_conn *c)
     }
     c->own_tail = NULL;
     conn_dispatch(c->db);
+}
+
+/* --- LISTEN ---------------------------------------------------------------- */
+
+static void listen_connect(struct listener *l);
+static void listen_io(uv_poll_t *h, int status, int events);
+
+static void
+lpoll_closed(uv_handle_t *h)
+{
+    struct anpi_db *db = ((struct listener *)h->data)->db;
+    free(h);
+    db->open_handles--;
+    maybe_closed(db);
+}
+
+static void
+ltimer_closed(uv_handle_t *h)
+{
+    struct anpi_db *db = ((struct listener *)h->data)->db;
+    db->open_handles--;
+    maybe_closed(db);
+}
+
+static void
+lpoll_close(struct listener *l)
+{
+    if (l->poll) {
+        uv_poll_stop(l->poll);
+        uv_close((uv_handle_t *)l->poll, lpoll_closed);
+        l->poll = NULL;
+    }
+}
+
+static int
+lpoll_open(struct listener *l, int events)
+{
+    int fd = PQsocket(l->pg);
+    if (fd < 0)
+        return ANPI_ERROR;
+    l->poll = anpi_xmalloc(sizeof(*l->poll));
+    if (uv_poll_init_socket(l->db->loop, l->poll, fd) != 0) {
+        free(l->poll);
+        l->poll = NULL;
+        return ANPI_ERROR;
+    }
+    l->poll->data = l;
+    l->db->open_handles++;
+    uv_poll_start(l->poll, events, listen_io);
+    return ANPI_OK;
+}
+
+static void
+listen_retry_cb(uv_timer_t *t)
+{
+    listen_connect(t->data);
+}
+
+/* Whatever was happening, notifications may have been missed from here on:
+ * tell the owner (cb NULL) and try again later. */
+static void
+listen_broken(struct listener *l, const char *why)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
+    msg[strcspn(msg, "\n")] = '\0';
+    anpi_warn(ANPI_LG_DB, "LISTEN %s: %s", l->channel, msg);
+    lpoll_close(l);
+    if (l->pg) {
+        PQfinish(l->pg);
+        l->pg = NULL;
+    }
+    l->state = L_DOWN;
+    if (l->db->closing)
+        return;
+    l->cb(NULL, l->arg);
+    l->backoff_ms = l->backoff_ms ? (l->backoff_ms >= 5000 ? 10000 : l->backoff_ms * 2) : 250;
+    uv_timer_start(&l->retry, listen_retry_cb, l->backoff_ms, 0);
+}
+
+/* Connected: send LISTEN; the connection is READY when its result comes. */
+static void
+listen_start(struct listener *l)
+{
+    PQsetnonblocking(l->pg, 1);
+    char *id = PQescapeIdentifier(l->pg, l->channel, strlen(l->channel));
+    if (!id) {
+        listen_broken(l, PQerrorMessage(l->pg));
+        return;
+    }
+    char *sql = anpi_xasprintf("LISTEN %s", id);
+    PQfreemem(id);
+    int ok = PQsendQuery(l->pg, sql);
+    free(sql);
+    if (!ok) {
+        listen_broken(l, PQerrorMessage(l->pg));
+        return;
+    }
+    l->state = L_STARTING;
+    int f = PQflush(l->pg);
+    if (f < 0) {
+        listen_broken(l, PQerrorMessage(l->pg));
+        return;
+    }
+    if (lpoll_open(l, f ? UV_READABLE | UV_WRITABLE : UV_READABLE) != ANPI_OK)
+        listen_broken(l, "cannot watch the database socket");
+}
+
+static void
+listen_step(struct listener *l)
+{
+    /* libpq may swap the socket during PQconnectPoll (see the top) */
+    lpoll_close(l);
+    int rc = ANPI_OK;
+    switch (PQconnectPoll(l->pg)) {
+    case PGRES_POLLING_OK:
+        listen_start(l);
+        return;
+    case PGRES_POLLING_READING:
+        rc = lpoll_open(l, UV_READABLE);
+        break;
+    case PGRES_POLLING_WRITING:
+        rc = lpoll_open(l, UV_WRITABLE);
+        break;
+    default:
+        listen_broken(l, PQerrorMessage(l->pg));
+        return;
+    }
+    if (rc != ANPI_OK)
+        listen_broken(l, "cannot watch the database socket");
+}
+
+static void
+listen_connect(struct listener *l)
+{
+    if (l->db->closing)
+        return;
+    /* named, so that an operator (and the tests) can tell it in pg_stat_activity */
+    static const char *const keys[] = { "dbname", "application_name", NULL };
+    const char *vals[] = { l->db->conninfo, "anpid-listen", NULL };
+    l->pg = PQconnectStartParams(keys, vals, 1);
+    if (!l->pg || PQstatus(l->pg) == CONNECTION_BAD) {
+        listen_broken(l, l->pg ? PQerrorMessage(l->pg) : "out of memory");
+        return;
+    }
+    l->state = L_CONNECTING;
+    listen_step(l);
+}
+
+static void
+listen_read(struct listener *l)
+{
+    if (!PQconsumeInput(l->pg) || PQstatus(l->pg) == CONNECTION_BAD) {
+        listen_broken(l, PQerrorMessage(l->pg));
+        return;
+    }
+    while (!PQisBusy(l->pg)) {
+        PGresult *r = PQgetResult(l->pg);
+        if (!r)
+            break;
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        char msg[512];
+        snprintf(msg, sizeof(msg), "LISTEN failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        if (!ok) {
+            listen_broken(l, msg);
+            return;
+        }
+        if (l->state == L_STARTING) {
+            l->state = L_READY;
+            l->backoff_ms = 0;
+            anpi_debug(ANPI_LG_DB, "listening on %s", l->channel);
+            /* what happened while nobody listened is unknown */
+            l->cb(NULL, l->arg);
+            if (!l->pg)
+                return;
+        }
+    }
+    PGnotify *n;
+    while (l->pg && (n = PQnotifies(l->pg)) != NULL) {
+        if (l->state == L_READY)
+            l->cb(n->extra, l->arg);
+        PQfreemem(n);
+    }
+}
+
+static void
+listen_io(uv_poll_t *h, int status, int events)
+{
+    struct listener *l = h->data;
+    if (l->state == L_CONNECTING) {
+        listen_step(l);
+        return;
+    }
+    if (status < 0)
+        events = UV_READABLE | UV_WRITABLE;
+    if (events & UV_WRITABLE) {
+        int f = PQflush(l->pg);
+        if (f < 0) {
+            listen_broken(l, PQerrorMessage(l->pg));
+            return;
+        }
+        if (f == 0)
+            uv_poll_start(l->poll, UV_READABLE, listen_io);
+    }
+    if (events & UV_READABLE)
+        listen_read(l);
+}
+
+/* Notifications that arrived on a pool connection, for the listeners that
+ * are up (while one is down its owner does not rely on it anyway). */
+static void
+pool_notified(struct anpi_db_conn *c)
+{
+    PGnotify *n;
+    while (c->pg && (n = PQnotifies(c->pg)) != NULL) {
+        for (struct listener *l = c->db->listeners; l; l = l->next)
+            if (l->state == L_READY && strcmp(l->channel, n->relname) == 0)
+                l->cb(n->extra, l->arg);
+        PQfreemem(n);
+    }
+}
+
+int
+anpi_db_listen(struct anpi_db *db, const char *channel, void (*cb)(const char *payload, void *arg), void *arg)
+{
+    /* NAMEDATALEN - 1: a longer name would be truncated by the server */
+    if (db->closing || !cb || !channel || !*channel || strlen(channel) > 63)
+        return ANPI_EPARSE;
+    for (const struct listener *l = db->listeners; l; l = l->next)
+        if (strcmp(l->channel, channel) == 0)
+            return ANPI_EPARSE;
+    struct listener *l = anpi_xcalloc(1, sizeof(*l));
+    l->db = db;
+    l->channel = anpi_xstrdup(channel);
+    l->cb = cb;
+    l->arg = arg;
+    uv_timer_init(db->loop, &l->retry);
+    l->retry.data = l;
+    db->open_handles++;
+    struct listener **tail = &db->listeners;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = l;
+    db->nlisteners++;
+    listen_connect(l);
+    conn_dispatch(db);   /* idle pool connections LISTEN as well */
+    return ANPI_OK;
+}
+
+bool
+anpi_db_listening(struct anpi_db *db, const char *channel)
+{
+    for (struct listener *l = db->listeners; l; l = l->next)
+        if (strcmp(l->channel, channel) == 0) {
+            /* notifications already in the socket are read now, not when the
+             * loop gets to them: a request that arrives after a commit does
+             * not overtake its notification */
+            if (l->state == L_READY)
+                listen_read(l);
+            return l->state == L_READY;
+        }
+    return false;
 }
 
 int

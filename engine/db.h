@@ -15,6 +15,8 @@
 #ifndef ANPI_DB_H
 #define ANPI_DB_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 #include <uv.h>
 
@@ -39,6 +41,24 @@ void anpi_db_release(struct anpi_db_conn *c);
 /* Connections currently open and idle/busy (for /healthz and metrics). */
 int anpi_db_connected(const struct anpi_db *db);
 unsigned long anpi_db_queue_depth(const struct anpi_db *db);
+
+/* LISTEN on channel over a connection of its own (not one of the pool),
+ * driven by the loop like the others and re-opened with backoff when it
+ * breaks.  cb(payload, arg) runs for every notification; cb(NULL, arg)
+ * means "notifications may have been missed: forget everything derived
+ * from them" and runs each time the LISTEN takes effect (first connect and
+ * every reconnect) and each time the connection is lost.
+ * anpi_db_listening() first reads (without waiting) whatever has already
+ * arrived, running cb for it, then tells whether the channel is listened
+ * to; while it is false nothing can be known about changes, so a cache
+ * that relies on the channel must not be used.  The pool's connections
+ * LISTEN as well, so that a change made through this process is handled
+ * before the callback of the statement that made it.   Closed by
+ * anpi_db_close().  Returns ANPI_EPARSE for an empty or over-long channel
+ * name, or one already listened to. */
+int  anpi_db_listen(struct anpi_db *db, const char *channel, void (*cb)(const char *payload, void *arg),
+                    void *arg);
+bool anpi_db_listening(struct anpi_db *db, const char *channel);
 
 /* Start-up only (blocking): apply the numbered migrations in order, each
  * in its own transaction, recording them in schema_migrations. */

@@ -88,6 +88,9 @@ int api_role_parse(const char *s, enum api_role *out);
 const char *api_perm_name(enum api_perm p);
 bool api_role_may(enum api_role r, enum api_perm p);
 void api_sha256_hex(const char *s, char out[65]);
+/* True while this process hears the database's notifications of credential
+ * and group changes (gate.c): caches may then rely on being told. */
+bool api_changes_notified(struct anpi_engine *e);
 
 /* Every scoped data query goes through here: the caller's account id is
  * passed as $1 (the SQL function filters through anpi_scope_*), params

@@ -21,6 +21,30 @@
  * through api_query(), which passes the caller's account as $1 to a SQL
  * function that filters through anpi_scope_* (engine/schema/0014).
  *
+ * Resolved credentials are cached (CRED_CACHE_MS, CRED_CACHE_MAX): with
+ * hundreds of callers polling, one principal query per request was most of
+ * the tally page's latency (docs/benchmarks.md).  The cache stays exact:
+ *
+ *   - only found credentials are kept (an unknown one always asks the
+ *     database), each with the deadlines the database computed for it (a
+ *     token's expiry, a session's idle and absolute limits), checked on
+ *     every hit: past one, the request asks the database again;
+ *   - an entry older than CRED_REFRESH_MS is asked for again in the
+ *     background while it is still served (the answer replaces or drops
+ *     it), so a busy caller never waits for the database once known: with
+ *     a hard expiry, every caller's credential ran out at the same moment
+ *     and each of those requests queued behind the other database work
+ *     (docs/benchmarks.md, the closed-loop tally);
+ *   - the database notifies the channel anpi_credentials (engine/schema/
+ *     0030) whenever an account is disabled, changes role, login or
+ *     password, a token or a session is revoked, or its groups change;
+ *     every node listens (engine/db.c anpi_db_listen) and drops that
+ *     account's entries (and its group set in tallycache.c) at once;
+ *   - while that LISTEN connection is not up, nothing is cached or served
+ *     from the cache (a lost or new connection drops everything), and an
+ *     answer to a query sent before a notification is not kept;
+ *   - the CSRF check and the role and scope checks run on every request.
+ *
  * The console's pages (/console/...) get their refusals as HTML pages
  * instead of JSON, and a visitor with no credential at all is sent to the
  * sign-in form (303) instead of getting a 401. */
@@ -36,6 +60,7 @@
 
 #include "admin-api/body.h"
 #include "admin-api/console_html.h"
+#include "admin-api/endpoints/tallycache.h"
 #include "engine/auth/apitoken.h"
 #include "engine/log.h"
 
@@ -160,9 +185,115 @@ refuse(const struct gate_route *rt, struct anpi_http_req *req, unsigned status, 
 
 struct gate_call {
     struct gate_route *rt;
-    struct anpi_http_req *req;
+    struct anpi_http_req *req;   /* NULL: a background refresh of a cached entry */
     bool session;
+    bool cacheable;          /* the LISTEN was up when the query was sent */
+    unsigned long gen;       /* cred_gen then */
+    uint64_t sent_ms;
+    char hash[ANPI_APITOKEN_HASH_HEX + 1];
 };
+
+/* --- the credential cache -------------------------------------------------- */
+
+#define CRED_CHANNEL   "anpi_credentials"
+#define CRED_CACHE_MS   60000  /* a resolved credential is reused for at most this long */
+#define CRED_REFRESH_MS  5000  /* one older than this is asked for again in the background */
+#define CRED_CACHE_MAX 4096   /* credentials kept; the oldest goes first */
+
+struct cred {
+    bool used, session;
+    uint64_t key;            /* the hash's first 16 hex digits, to skip most entries fast */
+    char hash[ANPI_APITOKEN_HASH_HEX + 1];
+    struct api_who who;
+    uint64_t fetched_ms;     /* when its query was sent */
+    uint64_t until_ms;       /* the earliest of CRED_CACHE_MS and the database's deadlines */
+    bool refreshing;         /* a background query for it is under way */
+};
+
+/* One admin listener per process, like the route table. */
+static struct cred creds[CRED_CACHE_MAX];
+/* Bumped by every notification: an answer to a query sent before one may
+ * predate the change, so it is used for its request but not kept. */
+static unsigned long cred_gen;
+
+static uint64_t
+now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+static uint64_t
+hash_key(const char *hash)
+{
+    uint64_t k = 0;
+    for (int i = 0; i < 16 && hash[i]; i++)
+        k = k << 4 | (uint64_t)(hash[i] <= '9' ? hash[i] - '0' : (hash[i] | 0x20) - 'a' + 10);
+    return k;
+}
+
+static struct cred *
+cred_find(const char *hash, bool session)
+{
+    uint64_t k = hash_key(hash);
+    for (size_t i = 0; i < CRED_CACHE_MAX; i++) {
+        struct cred *c = &creds[i];
+        if (c->used && c->key == k && c->session == session && strcmp(c->hash, hash) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* Keep w for hash: a free slot, or the oldest entry. */
+static void
+cred_store(const char *hash, bool session, const struct api_who *w, uint64_t fetched_ms, uint64_t until_ms)
+{
+    struct cred *c = cred_find(hash, session);
+    for (size_t i = 0; !c && i < CRED_CACHE_MAX; i++)
+        if (!creds[i].used)
+            c = &creds[i];
+    for (size_t i = 0; !c && i < CRED_CACHE_MAX; i++)
+        if (i == 0 || creds[i].fetched_ms < c->fetched_ms)
+            c = &creds[i];
+    memset(c, 0, sizeof(*c));
+    c->used = true;
+    c->session = session;
+    c->key = hash_key(hash);
+    snprintf(c->hash, sizeof(c->hash), "%s", hash);
+    c->who = *w;
+    c->fetched_ms = fetched_ms;
+    c->until_ms = until_ms;
+}
+
+/* A notification on anpi_credentials: payload = an account id, "groups"
+ * = the group tree changed, NULL = the connection (re)started or broke, so
+ * anything may have changed. */
+static void
+cred_notified(const char *payload, void *arg)
+{
+    (void)arg;
+    if (payload && strcmp(payload, "groups") == 0) {
+        /* the group tree changed: every group admin's set of groups may
+         * have (a subtree moved, a group added or removed) */
+        anpi_tally_forget_account(-1);
+        return;
+    }
+    cred_gen++;
+    int64_t acc = -1;
+    if (payload && anpi_parse_int64(payload, 0, INT64_MAX, &acc) != ANPI_OK) {
+        anpi_warn(ANPI_LG_API, "unexpected payload on %s: forgetting every cached credential", CRED_CHANNEL);
+        acc = -1;
+    }
+    for (size_t i = 0; i < CRED_CACHE_MAX; i++)
+        if (creds[i].used && (acc < 0 || creds[i].who.id == (long long)acc))
+            memset(&creds[i], 0, sizeof(creds[i]));
+    anpi_tally_forget_account((long long)acc);
+}
+
+bool
+api_changes_notified(struct anpi_engine *e)
+{
+    return anpi_db_listening(e->db, CRED_CHANNEL);
+}
 
 static bool
 is_safe_method(const char *m)
@@ -236,11 +367,119 @@ csrf_problem(const struct anpi_http_req *req, const char *csrf, char *why, size_
     return ok ? NULL : wrong;
 }
 
+/* The credential is valid: the CSRF check for a state-changing session
+ * request, then the permission. */
+static void
+pass(struct gate_route *rt, struct anpi_http_req *req, struct api_who *w, bool session)
+{
+    if (session && !is_safe_method(anpi_http_method(req))) {
+        char why[256];
+        const char *problem = csrf_problem(req, w->csrf, why, sizeof(why));
+        if (problem) {
+            refuse(rt, req, 403, "%s", problem);
+            free(w);
+            return;
+        }
+    }
+    admit(rt, req, w);
+}
+
+/* The caller in the one row of anpi_principal(); NULL (why set) when the
+ * row does not parse.  Account 0 is the bootstrap token: a row that does
+ * not parse must never fall back to it. */
+static struct api_who *
+who_from_row(const PGresult *res, bool session, char *why, size_t whylen)
+{
+    struct api_who *w = anpi_xcalloc(1, sizeof(*w));
+    int64_t id = 0, scopes = 0, cred = 0;
+    if (anpi_parse_int64(PQgetvalue(res, 0, 0), 1, INT64_MAX, &id) != ANPI_OK ||
+        anpi_parse_int64(PQgetvalue(res, 0, 3), 0, ANPI_SCOPE_ALL, &scopes) != ANPI_OK ||
+        anpi_parse_int64(PQgetvalue(res, 0, 7), 1, INT64_MAX, &cred) != ANPI_OK) {
+        snprintf(why, whylen, "unexpected principal row from the database");
+        free(w);
+        return NULL;
+    }
+    w->id = (long long)id;
+    snprintf(w->login, sizeof(w->login), "%s", PQgetvalue(res, 0, 1));
+    if (api_role_parse(PQgetvalue(res, 0, 2), &w->role) != ANPI_OK) {
+        snprintf(why, whylen, "account %s has an unknown role", w->login);
+        free(w);
+        return NULL;
+    }
+    w->scopes = (unsigned)scopes;
+    w->must_change = PQgetvalue(res, 0, 4)[0] == 't';
+    w->via = session ? 's' : 't';
+    w->credential = (long long)cred;
+    if (session)
+        snprintf(w->csrf, sizeof(w->csrf), "%s", PQgetvalue(res, 0, 6));
+    return w;
+}
+
+/* Keep the answer to g's query for later requests, if nothing changed since
+ * it was sent and the credential stays valid a while (deadlines counted
+ * from the query); else forget what was kept.  True when kept. */
+static bool
+remember(const struct gate_call *g, const PGresult *res, const struct api_who *w)
+{
+    uint64_t until = g->sent_ms + CRED_CACHE_MS;
+    /* listening() first: it may read a notification that bumps cred_gen */
+    bool keep = g->cacheable && anpi_db_listening(g->rt->e->db, CRED_CHANNEL) && g->gen == cred_gen;
+    for (int col = 8; keep && col <= 9; col++) {
+        int64_t left;
+        if (PQnfields(res) <= col || PQgetisnull(res, 0, col))
+            continue;
+        if (anpi_parse_int64(PQgetvalue(res, 0, col), INT64_MIN, INT64_MAX, &left) != ANPI_OK || left <= 0)
+            keep = false;
+        else if ((uint64_t)left < CRED_CACHE_MS)
+            until = g->sent_ms + (uint64_t)left;
+    }
+    if (keep) {
+        cred_store(g->hash, g->session, w, g->sent_ms, until);
+    } else {
+        struct cred *c = cred_find(g->hash, g->session);
+        if (c)
+            memset(c, 0, sizeof(*c));
+    }
+    return keep;
+}
+
+/* The answer to a background refresh: the entry is replaced, or dropped
+ * when the credential is gone or the answer is not one to keep; after a
+ * database error it stays until its own expiry (a later hit tries again). */
+static void
+refreshed(struct gate_call *g, const PGresult *res, const char *err)
+{
+    struct cred *c = cred_find(g->hash, g->session);
+    if (c)
+        c->refreshing = false;
+    if (err) {
+        anpi_warn(ANPI_LG_API, "refreshing a cached credential: %s", err);
+    } else if (PQntuples(res) != 1) {
+        if (c)
+            memset(c, 0, sizeof(*c));
+    } else if (g->gen == cred_gen) {
+        /* (after a notification the entry, if it survived it, stays as it
+         * is: the next hit asks again) */
+        char why[128];
+        struct api_who *w = who_from_row(res, g->session, why, sizeof(why));
+        if (w)
+            remember(g, res, w);
+        else if (c)
+            memset(c, 0, sizeof(*c));
+        free(w);
+    }
+    free(g);
+}
+
 static void
 principal_cb(void *arg, const PGresult *res, const char *err)
 {
     struct gate_call *g = arg;
     struct anpi_http_req *req = g->req;
+    if (!req) {
+        refreshed(g, res, err);
+        return;
+    }
     if (anpi_http_req_gone(req)) {
         anpi_http_respond_error(req, 503, "gone");
         free(g);
@@ -263,45 +502,18 @@ principal_cb(void *arg, const PGresult *res, const char *err)
         free(g);
         return;
     }
-    struct api_who *w = anpi_xcalloc(1, sizeof(*w));
-    int64_t id = 0, scopes = 0, cred = 0;
-    /* Account 0 is the bootstrap token: a row that does not parse must never
-     * fall back to it. */
-    if (anpi_parse_int64(PQgetvalue(res, 0, 0), 1, INT64_MAX, &id) != ANPI_OK ||
-        anpi_parse_int64(PQgetvalue(res, 0, 3), 0, ANPI_SCOPE_ALL, &scopes) != ANPI_OK ||
-        anpi_parse_int64(PQgetvalue(res, 0, 7), 1, INT64_MAX, &cred) != ANPI_OK) {
-        refuse(g->rt, req, 503, "unexpected principal row from the database");
-        free(w);
+    char why[128];
+    struct api_who *w = who_from_row(res, g->session, why, sizeof(why));
+    if (!w) {
+        refuse(g->rt, req, 503, "%s", why);
         free(g);
         return;
     }
-    w->id = (long long)id;
-    snprintf(w->login, sizeof(w->login), "%s", PQgetvalue(res, 0, 1));
-    if (api_role_parse(PQgetvalue(res, 0, 2), &w->role) != ANPI_OK) {
-        refuse(g->rt, req, 503, "account %s has an unknown role", w->login);
-        free(w);
-        free(g);
-        return;
-    }
-    w->scopes = (unsigned)scopes;
-    w->must_change = PQgetvalue(res, 0, 4)[0] == 't';
-    w->via = g->session ? 's' : 't';
-    w->credential = (long long)cred;
-    if (g->session) {
-        const char *csrf = PQgetvalue(res, 0, 6);
-        snprintf(w->csrf, sizeof(w->csrf), "%s", csrf);
-        char why[256];
-        const char *problem = is_safe_method(anpi_http_method(req)) ? NULL : csrf_problem(req, csrf, why, sizeof(why));
-        if (problem) {
-            refuse(g->rt, req, 403, "%s", problem);
-            free(w);
-            free(g);
-            return;
-        }
-    }
+    remember(g, res, w);
     struct gate_route *rt = g->rt;
+    bool session = g->session;
     free(g);
-    admit(rt, req, w);
+    pass(rt, req, w, session);
 }
 
 void
@@ -313,6 +525,8 @@ api_sha256_hex(const char *s, char out[65])
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
+
+static void ask(struct gate_route *rt, struct anpi_http_req *req, const char *hash, bool session, bool cacheable);
 
 static void
 gate(struct anpi_http_req *req, void *ctx)
@@ -364,16 +578,45 @@ gate(struct anpi_http_req *req, void *ctx)
         anpi_http_respond_error(req, 401, "sign in: a bearer token (POST /api/v1/tokens) or a console session");
         return;
     }
+    bool listening = anpi_db_listening(e->db, CRED_CHANNEL);
+    uint64_t now = now_ms();
+    struct cred *c = listening ? cred_find(hash, session) : NULL;
+    if (c && now < c->until_ms) {
+        struct api_who *w = anpi_xmalloc(sizeof(*w));
+        *w = c->who;
+        if (!c->refreshing && now - c->fetched_ms >= CRED_REFRESH_MS) {
+            c->refreshing = true;
+            ask(rt, NULL, hash, session, true);
+        }
+        pass(rt, req, w, session);
+        return;
+    }
+    if (c)   /* past a deadline: the database decides (and may say 401) */
+        memset(c, 0, sizeof(*c));
+    ask(rt, req, hash, session, listening);
+}
+
+/* Resolve the credential whose hash is given with anpi_principal(), for req
+ * (NULL: to refresh the cached entry). */
+static void
+ask(struct gate_route *rt, struct anpi_http_req *req, const char *hash, bool session, bool cacheable)
+{
+    struct anpi_engine *e = rt->e;
     struct gate_call *g = anpi_xcalloc(1, sizeof(*g));
     g->rt = rt;
     g->req = req;
     g->session = session;
+    g->cacheable = cacheable;
+    g->gen = cred_gen;
+    g->sent_ms = now_ms();
+    snprintf(g->hash, sizeof(g->hash), "%s", hash);
     char idle[24], abs_s[24];
     snprintf(idle, sizeof(idle), "%lld", (long long)e->cfg->session_idle_s);
     snprintf(abs_s, sizeof(abs_s), "%lld", (long long)e->cfg->session_max_s);
     const char *p[4] = { session ? "session" : "token", hash, idle, abs_s };
     anpi_db_query(e->db,
-                  "SELECT account_id, login, role, scopes, must_change, password_changed_at, csrf, credential_id"
+                  "SELECT account_id, login, role, scopes, must_change, password_changed_at, csrf, credential_id,"
+                  " idle_ms, abs_ms"
                   " FROM anpi_principal($1, $2, $3::int, $4::int)",
                   4, p, principal_cb, g);
 }
@@ -426,6 +669,12 @@ h_routes(struct anpi_http_req *req, void *ctx)
 int
 anpi_api_gate_routes(struct anpi_engine *e, struct anpi_http_server *s)
 {
+    /* the credential cache works only while this listens (see the top) */
+    int rc = anpi_db_listen(e->db, CRED_CHANNEL, cred_notified, NULL);
+    if (rc != ANPI_OK) {
+        anpi_error(ANPI_LG_API, "cannot listen on %s", CRED_CHANNEL);
+        return rc;
+    }
     return api_route(e, s, "GET", "/api/v1/routes", API_ACCOUNTS, h_routes);
 }
 

@@ -17,23 +17,36 @@
  *     A count older than TALLY_REFRESH_MS that is asked for is counted
  *     again in the background while it is still served (the whole tree
  *     takes 100-250 ms: waiting for it at every expiry put a fifth of the
- *     requests of a busy second behind it), so a broadcast in use costs
- *     one to two whole-tree queries a second, one that nobody asks for none;
+ *     requests of a busy second behind it), and while that count is under
+ *     way the previous one is served up to TALLY_STALE_MS (on two busy
+ *     cores the count can take longer than the second it has); so a
+ *     broadcast in use costs one to two whole-tree queries a second, one
+ *     that nobody asks for none;
  *   - system-admin, duty-officer and viewer get that text as it is; a
  *     group admin gets the same text with only the array elements of its
  *     groups (cut out of the text, so the bytes are the database's); none
  *     of them in scope -> 404, exactly like the SQL function's NULL;
- *   - a group admin's set of groups is kept for at most SCOPE_CACHE_MS, so
- *     a change of its groups shows within that time.  Who the caller is
- *     (token, session, disabled account) is still checked on every request
- *     by the gate: nothing about authentication is cached here;
+ *   - a group admin's set of groups is asked for again after
+ *     SCOPE_REFRESH_MS.  While the database notifies changes (gate.c:
+ *     an account's groups, the group tree), the gate forgets the account's
+ *     set at once, so the set is exact and the old one is served while
+ *     the new one is fetched (up to SCOPE_STALE_MS, a safety net); without
+ *     the notifications a change shows within SCOPE_REFRESH_MS.  Who the
+ *     caller is (token, session, disabled account) is the gate's business:
+ *     nothing about authentication is decided here;
  *   - hr (HR broadcasts only, no groups) keeps the plain SQL path.
  *
  * Staleness: an answer stored by this process (reply page, mail reply) or
  * a resend drops the broadcast's entry at once, so one node shows its own
  * answers immediately; answers stored by another node show within
- * TALLY_CACHE_MS.  A tally still being counted when its entry is dropped
- * answers only the requests that came before, never later ones.
+ * TALLY_CACHE_MS (TALLY_STALE_MS while the database is slow).  A tally
+ * still being counted when its entry is dropped answers only the requests
+ * that came before, never later ones.  During a burst of answers (the
+ * next within TALLY_REFRESH_MS of the last: a disaster, thousands a
+ * minute) dropping the count at each would make every reader wait for a
+ * whole-tree count that the next answer drops again; instead the
+ * broadcast is counted again back to back and the last count is served
+ * meanwhile, so the tally trails the answers by about one count.
  *
  * The tables are small arrays searched linearly (64 broadcasts, a few
  * thousand accounts): one request costs microseconds against a database
@@ -58,6 +71,12 @@ struct tally_row {
     size_t off, len;         /* the element's bytes in the text */
 };
 
+/* A group's row, for finding a group admin's rows by id. */
+struct row_ref {
+    long long id;
+    size_t row;              /* index into rows, i.e. the place in path order */
+};
+
 /* A request waiting for a scope or a tally. */
 struct waiter {
     struct anpi_engine *e;
@@ -67,6 +86,7 @@ struct waiter {
     long long *ids;          /* its groups (sorted), owned while it waits for a tally */
     size_t nids;
     unsigned gen;            /* the tally entry's generation when it joined */
+    unsigned sgen;           /* the scope entry's generation when it joined */
     struct waiter *next;
 };
 
@@ -77,12 +97,17 @@ struct tally_value {
     size_t open, close;      /* just after the groups array's '[', at its ']' */
     struct tally_row *rows;
     size_t nrows;
+    struct row_ref *by_id;   /* the rows with a group id, sorted by id */
+    size_t nby_id;
 };
 
 struct tally {
+    struct anpi_engine *e;
     bool used, loading, have;
+    bool dirty;              /* answers came in a burst: counting again, the last count served meanwhile */
     long long bid;
     unsigned gen, load_gen;  /* gen is bumped by every invalidation */
+    uint64_t invalidated_ms; /* the last invalidation */
     uint64_t fetched_ms;     /* when the query of v was sent */
     uint64_t load_ms;        /* when the query under way was sent */
     uint64_t used_ms;
@@ -93,7 +118,10 @@ struct tally {
 struct scope {
     bool used, loading, have;
     long long acc;
-    uint64_t fetched_ms, used_ms;
+    unsigned gen, load_gen;  /* gen is bumped when the account is forgotten */
+    uint64_t fetched_ms;     /* when the query of ids was sent */
+    uint64_t load_ms;        /* when the query under way was sent */
+    uint64_t used_ms;
     long long *ids;
     size_t n;
     struct waiter *head, **tail;
@@ -118,6 +146,20 @@ cmp_ll(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int
+cmp_ref(const void *a, const void *b)
+{
+    const struct row_ref *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* The answer for one caller from a loaded entry. */
 static void
 serve(struct anpi_http_req *req, long long bid, const struct tally_value *t, bool scoped, const long long *ids,
@@ -127,28 +169,34 @@ serve(struct anpi_http_req *req, long long bid, const struct tally_value *t, boo
         anpi_http_respond(req, 200, "application/json", t->text, t->text_len);
         return;
     }
+    /* the caller's rows, found by id (a scope is usually a few groups of
+     * a thousand) and put back in the tree's order */
+    size_t *mine = anpi_xmalloc((nids ? nids : 1) * sizeof(*mine)), n = 0;
+    for (size_t i = 0; i < nids; i++) {
+        struct row_ref key = { .id = ids[i] };
+        const struct row_ref *r = bsearch(&key, t->by_id, t->nby_id, sizeof(key), cmp_ref);
+        if (r)
+            mine[n++] = r->row;
+    }
+    qsort(mine, n, sizeof(*mine), cmp_size);
     /* the text around the array, and the caller's elements joined the way
      * jsonb joins them */
-    size_t len = t->open + (t->text_len - t->close), n = 0;
-    for (size_t i = 0; i < t->nrows; i++) {
-        const struct tally_row *r = &t->rows[i];
-        if (!r->no_group && bsearch(&r->id, ids, nids, sizeof(*ids), cmp_ll))
-            len += r->len + 2;
-    }
+    size_t len = t->open + (t->text_len - t->close);
+    for (size_t i = 0; i < n; i++)
+        len += t->rows[mine[i]].len + 2;
     char *out = anpi_xmalloc(len + 1), *p = out;
     memcpy(p, t->text, t->open);
     p += t->open;
-    for (size_t i = 0; i < t->nrows; i++) {
-        const struct tally_row *r = &t->rows[i];
-        if (r->no_group || !bsearch(&r->id, ids, nids, sizeof(*ids), cmp_ll))
-            continue;
-        if (n++) {
+    for (size_t i = 0; i < n; i++) {
+        const struct tally_row *r = &t->rows[mine[i]];
+        if (i) {
             memcpy(p, ", ", 2);
             p += 2;
         }
         memcpy(p, t->text + r->off, r->len);
         p += r->len;
     }
+    free(mine);
     memcpy(p, t->text + t->close, t->text_len - t->close);
     p += t->text_len - t->close;
     if (n == 0)
@@ -319,6 +367,12 @@ index_rows(struct tally_value *t)
         goto bad;
     t->rows = rows;
     t->nrows = n;
+    t->by_id = anpi_xmalloc((n ? n : 1) * sizeof(*t->by_id));
+    t->nby_id = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!rows[i].no_group)
+            t->by_id[t->nby_id++] = (struct row_ref){ .id = rows[i].id, .row = i };
+    qsort(t->by_id, t->nby_id, sizeof(*t->by_id), cmp_ref);
     return ANPI_OK;
 bad:
     free(rows);
@@ -332,6 +386,7 @@ value_free(struct tally_value *v)
 {
     free(v->text);
     free(v->rows);
+    free(v->by_id);
     memset(v, 0, sizeof(*v));
 }
 
@@ -354,7 +409,7 @@ tally_find(long long bid)
 /* A free slot, or the least recently used one not being loaded; NULL when
  * every slot is loading. */
 static struct tally *
-tally_slot(long long bid)
+tally_slot(struct anpi_engine *e, long long bid)
 {
     struct tally *best = NULL;
     for (size_t i = 0; i < TALLY_CACHE_MAX; i++) {
@@ -370,6 +425,7 @@ tally_slot(long long bid)
         return NULL;
     tally_drop(best);
     memset(best, 0, sizeof(*best));
+    best->e = e;
     best->used = true;
     best->bid = bid;
     best->tail = &best->head;
@@ -439,24 +495,31 @@ tally_loaded(void *arg, const PGresult *res, const char *err)
             serve(w->req, w->bid, &v, w->scoped, w->ids, w->nids);
         waiter_free(w);
     }
-    /* kept unless an invalidation overtook it; an unknown broadcast is not
-     * remembered (it may be composed a moment later); after an error the
-     * previous count stays while it is young enough */
+    /* kept unless an invalidation overtook it (during a burst it is kept
+     * anyway, being newer than the count served, and counted again); an
+     * unknown broadcast is not remembered (it may be composed a moment
+     * later); after an error the previous count stays while it is young
+     * enough */
     t->used_ms = now_ms();
+    bool again = false;
     if (is_null) {
         tally_drop(t);
-    } else if (!err && t->gen == t->load_gen) {
+    } else if (!err && (t->gen == t->load_gen || t->dirty)) {
         value_free(&t->v);
         t->v = v;
         t->have = true;
         t->fetched_ms = t->load_ms;
         v = (struct tally_value){ 0 };
+        again = t->dirty && t->gen != t->load_gen;
+        t->dirty = again;
     }
     value_free(&v);
     if (later) {
         t->head = later;
         t->tail = later_tail;
-        tally_load(later->e, t);
+        tally_load(t->e, t);
+    } else if (again) {
+        tally_load(t->e, t);
     } else if (!t->have) {
         t->used = false;
     }
@@ -472,7 +535,8 @@ tally_want(struct waiter *w, const long long *ids, size_t nids)
 {
     uint64_t now = now_ms();
     struct tally *t = tally_find(w->bid);
-    if (t && t->have && now - t->fetched_ms < TALLY_CACHE_MS) {
+    if (t && t->have &&
+        (now - t->fetched_ms < TALLY_CACHE_MS || (t->loading && now - t->fetched_ms < TALLY_STALE_MS))) {
         t->used_ms = now;
         serve(w->req, w->bid, &t->v, w->scoped, ids, nids);
         if (!t->loading && now - t->fetched_ms >= TALLY_REFRESH_MS)
@@ -491,7 +555,7 @@ tally_want(struct waiter *w, const long long *ids, size_t nids)
         tally_wait(t, w);
         return;
     }
-    if (!t && !(t = tally_slot(w->bid))) {
+    if (!t && !(t = tally_slot(w->e, w->bid))) {
         direct(w);
         return;
     }
@@ -506,7 +570,21 @@ anpi_tally_invalidate(long long bid)
     struct tally *t = tally_find(bid);
     if (!t)
         return;
+    uint64_t now = now_ms();
+    bool burst = t->have && now - t->invalidated_ms < TALLY_REFRESH_MS;
     t->gen++;
+    t->invalidated_ms = now;
+    if (burst) {
+        /* answers are streaming in: dropping the count at each would make
+         * every reader wait for a whole-tree count that the next answer
+         * drops again.  Count again now (again after the count under way,
+         * if any) and serve the last count meanwhile. */
+        t->dirty = true;
+        if (!t->loading)
+            tally_load(t->e, t);
+        return;
+    }
+    t->dirty = false;
     tally_drop(t);
     if (!t->loading)
         t->used = false;
@@ -546,6 +624,8 @@ scope_slot(long long acc)
     return best;
 }
 
+static void scope_load(struct anpi_engine *e, struct scope *s);
+
 static void
 scope_loaded(void *arg, const PGresult *res, const char *err)
 {
@@ -554,69 +634,121 @@ scope_loaded(void *arg, const PGresult *res, const char *err)
     s->head = NULL;
     s->tail = &s->head;
     s->loading = false;
-    free(s->ids);
-    s->ids = NULL;
-    s->n = 0;
-    s->have = false;
+    long long *ids = NULL;
+    size_t n = 0;
     if (!err) {
-        int n = PQntuples(res);
-        s->ids = anpi_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(*s->ids));
-        for (int i = 0; i < n; i++) {
+        int rows = PQntuples(res);
+        ids = anpi_xmalloc((size_t)(rows > 0 ? rows : 1) * sizeof(*ids));
+        for (int i = 0; i < rows; i++) {
             int64_t v;
             if (anpi_parse_int64(PQgetvalue(res, i, 0), INT64_MIN, INT64_MAX, &v) != ANPI_OK) {
                 err = "unexpected group id from the database";
                 break;
             }
-            s->ids[s->n++] = (long long)v;
+            ids[n++] = (long long)v;
         }
-        qsort(s->ids, s->n, sizeof(*s->ids), cmp_ll);
-        s->have = !err;
+        qsort(ids, n, sizeof(*ids), cmp_ll);
+    }
+    /* kept unless the account was forgotten while its query was under way;
+     * after an error the previous set stays while it is young enough */
+    bool keep = !err && s->gen == s->load_gen;
+    if (keep) {
+        free(s->ids);
+        s->ids = ids;
+        s->n = n;
+        s->have = true;
+        s->fetched_ms = s->load_ms;
     }
     s->used_ms = now_ms();
-    if (!s->have) {
-        free(s->ids);
-        s->ids = NULL;
-        s->n = 0;
-        s->used = false;
-    }
+    /* the requests that came before a forget get the answer to their
+     * question; those after it need a newer one */
+    struct waiter *later = NULL, **later_tail = &later;
     while (list) {
         struct waiter *w = list;
         list = w->next;
         if (err) {
             anpi_http_respond_error(w->req, 503, "database error: %s", err);
             waiter_free(w);
+        } else if (w->sgen != s->load_gen) {
+            w->next = NULL;
+            *later_tail = w;
+            later_tail = &w->next;
         } else {
-            /* s stays valid while this runs: nothing is evicted in between */
-            tally_want(w, s->ids, s->n);
+            /* ids stays valid while this runs: nothing is evicted in between */
+            tally_want(w, ids, n);
         }
+    }
+    if (!keep)
+        free(ids);
+    if (later) {
+        s->head = later;
+        s->tail = later_tail;
+        scope_load(later->e, s);
+    } else if (!s->have) {
+        s->used = false;
     }
 }
 
+static void
+scope_load(struct anpi_engine *e, struct scope *s)
+{
+    s->loading = true;
+    s->load_gen = s->gen;
+    s->load_ms = now_ms();
+    char acc[24];
+    snprintf(acc, sizeof(acc), "%lld", s->acc);
+    const char *p[1] = { acc };
+    anpi_db_query(e->db, "SELECT group_id FROM anpi_scope_groups($1::bigint)", 1, p, scope_loaded, s);
+}
+
+/* The scope step of a group admin's request.  A set older than
+ * SCOPE_REFRESH_MS is asked for again; while the database notifies every
+ * change of an account's groups and of the tree (gate.c), the old set is
+ * served meanwhile (it cannot be wrong, only older), up to SCOPE_STALE_MS;
+ * otherwise the request waits for the new one. */
 static void
 scope_want(struct waiter *w)
 {
     uint64_t now = now_ms();
     struct scope *s = scope_find(w->acc);
-    if (s && s->have && !s->loading && now - s->fetched_ms < SCOPE_CACHE_MS) {
-        s->used_ms = now;
-        tally_want(w, s->ids, s->n);
-        return;
+    if (s && s->have) {
+        uint64_t age = now - s->fetched_ms;
+        if (age < SCOPE_REFRESH_MS || (age < SCOPE_STALE_MS && api_changes_notified(w->e))) {
+            s->used_ms = now;
+            if (age >= SCOPE_REFRESH_MS && !s->loading)
+                scope_load(w->e, s);
+            tally_want(w, s->ids, s->n);
+            return;
+        }
     }
     if (!s && !(s = scope_slot(w->acc))) {
         direct(w);
         return;
     }
+    w->sgen = s->gen;
     w->next = NULL;
     *s->tail = w;
     s->tail = &w->next;
-    if (s->loading)
-        return;
-    s->loading = true;
-    s->fetched_ms = now;
-    char acc[24];
-    snprintf(acc, sizeof(acc), "%lld", w->acc);
-    const char *p[1] = { acc };
-    anpi_db_query(w->e->db, "SELECT group_id FROM anpi_scope_groups($1::bigint)", 1, p, scope_loaded, s);
+    if (!s->loading)
+        scope_load(w->e, s);
+}
+
+void
+anpi_tally_forget_account(long long acc)
+{
+    for (size_t i = 0; i < SCOPE_CACHE_MAX; i++) {
+        struct scope *s = &scopes[i];
+        if (!s->used || (acc >= 0 && s->acc != acc))
+            continue;
+        s->gen++;
+        free(s->ids);
+        s->ids = NULL;
+        s->n = 0;
+        s->have = false;
+        if (!s->loading) {   /* else its answer goes to the requests before this, then it asks again */
+            memset(s, 0, sizeof(*s));
+        }
+    }
 }
 
 /* --- the entry point ---------------------------------------------------------- */

@@ -10,11 +10,13 @@
 #include "admin-api/http.h"
 #include "engine/engine.h"
 
-#define TALLY_CACHE_MS  1000   /* a whole-tree tally is served for at most this long */
-#define TALLY_REFRESH_MS 500   /* a tally served older than this is counted again meanwhile */
-#define TALLY_CACHE_MAX 64     /* broadcasts kept; the least recently used goes first */
-#define SCOPE_CACHE_MS  5000   /* a group admin's set of groups is reused for this long */
-#define SCOPE_CACHE_MAX 4096   /* accounts kept */
+#define TALLY_CACHE_MS   1000  /* a whole-tree tally is served for at most this long... */
+#define TALLY_STALE_MS   3000  /* ...or this long while its next count is under way */
+#define TALLY_REFRESH_MS  500  /* a tally served older than this is counted again meanwhile */
+#define TALLY_CACHE_MAX    64  /* broadcasts kept; the least recently used goes first */
+#define SCOPE_REFRESH_MS 5000  /* a group admin's set of groups is asked for again after this... */
+#define SCOPE_STALE_MS  60000  /* ...and served meanwhile up to this age while changes are notified */
+#define SCOPE_CACHE_MAX  4096  /* accounts kept */
 
 /* Answer the tally of broadcast bid for the caller of req (already through
  * the gate) from the cache: the whole tree for the roles that see
@@ -24,8 +26,16 @@
 bool anpi_tally_serve(struct anpi_engine *e, struct anpi_http_req *req, long long bid);
 
 /* This process stored an answer to (or resent) broadcast bid: drop its
- * cached tally so the next request counts again.  A load under way when
- * this is called is not kept for later requests either. */
+ * cached tally so the next request counts again (a load under way when
+ * this is called is not kept for later requests either).  During a burst
+ * of answers (another one within TALLY_REFRESH_MS) the count is not
+ * dropped but counted again at once, and served meanwhile: see
+ * tallycache.c. */
 void anpi_tally_invalidate(long long bid);
+
+/* Account acc's credentials or groups changed (gate.c, on a notification
+ * from the database): forget its cached set of groups so the next request
+ * asks again.  acc < 0 forgets every account's. */
+void anpi_tally_forget_account(long long acc);
 
 #endif
