@@ -43,7 +43,10 @@ Steps and what is measured:
               holder of every scope size (2 groups ... the whole tree), then
               wrk from a second process on loopback, -t2 -c200 -d20s by
               default, one token of a different group admin per request
-              (tests/bench/scale_tally.lua); in the same command a wrk run
+              (tests/bench/scale_tally.lua), measured after a --warmup
+              run (5 s) of the same load whose figures are printed beside
+              it (each token's first request finds every cache cold);
+              in the same command a wrk run
               against GET /healthz (no database) as the HTTP floor, and with
               --think-ms a second tally run in which every connection waits
               about that long between requests (a console refreshing).
@@ -731,6 +734,14 @@ class Scale:
             self.explain(path)
             return
         floor = run_wrk(url, "/healthz", "-", a.threads, a.connections, a.duration, a.wrk_timeout)
+        # the same sessions for --warmup seconds first: every token's first
+        # request finds the caches cold (credential, group set, count) and
+        # waits for the database; the measured run is the load that follows,
+        # the warm-up's own figures are reported beside it
+        warm = None
+        if a.warmup > 0:
+            warm = run_wrk(url, path, tokens_file, a.threads, a.connections, a.warmup, a.wrk_timeout)
+            log("wrk, the warm-up (%d s, cold caches at its start):\n%s" % (a.warmup, warm["output"]))
         activity = []
         stop = threading.Event()
 
@@ -753,6 +764,8 @@ class Scale:
         self.fig["wrk"] = {"healthz": {k: v for k, v in floor.items() if k != "output"},
                            "tally": {k: v for k, v in tally.items() if k != "output"},
                            "label": label, "cpu_anpid_s": c1[0] - c0[0], "cpu_pg_s": c1[1] - c0[1]}
+        if warm:
+            self.fig["wrk"]["tally_warmup"] = {k: v for k, v in warm.items() if k != "output"}
         log("")
         log("wrk, the tally run:\n" + tally["output"])
         counts = {}
@@ -903,6 +916,9 @@ class Scale:
         log("| run | requests | p50 | p90 | p99 | max | requests/s | errors |")
         log("|---|---|---|---|---|---|---|---|")
         log(wrk_line("GET /healthz (floor)", w["healthz"]))
+        if "tally_warmup" in w:
+            log(wrk_line("%s, the %d s warm-up (cold caches at its start)" % (w["label"], self.a.warmup),
+                         w["tally_warmup"]))
         log(wrk_line(w["label"], w["tally"]))
         if "tally_think" in w:
             log(wrk_line("%s, %d ms think time" % (w["label"], self.a.think_ms), w["tally_think"]))
@@ -968,6 +984,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="wrk -t")
     ap.add_argument("--connections", type=int, default=200, help="wrk -c")
     ap.add_argument("--duration", type=int, default=20, help="wrk -d (seconds)")
+    ap.add_argument("--warmup", type=int, default=5,
+                    help="seconds of the same tally load before the measured run (0: none)")
     ap.add_argument("--think-ms", type=int, default=0,
                     help="also run wrk with this think time per connection between requests (0: not)")
     ap.add_argument("--wrk-timeout", type=int, default=10, help="wrk --timeout (seconds)")
