@@ -915,8 +915,21 @@ def phase_mail(tmp):
         reply = ("From: hanako@example.jp\r\nTo: anpi@example.jp\r\nSubject: Re: 安否確認\r\n"
                  "In-Reply-To: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
                  "Content-Transfer-Encoding: 8bit\r\n\r\n１\r\n\r\n> 元のメール\r\n") % mid
+        def honsho_answered():
+            s, t = api.get("/api/v1/broadcasts/%d/groups" % bid)
+            return next((g.get("answered") for g in t.get("groups", []) if g.get("path") == "本省"), None)
+        warm = honsho_answered()          # the per-group tally is now cached in anpid
+        t0 = time.monotonic()
         with smtplib.LMTP("127.0.0.1", lmtp_port, timeout=10) as l:
             l.sendmail("hanako@example.jp", ["anpi@example.jp"], reply.encode())
+        after = honsho_answered()
+        waited = time.monotonic() - t0
+        # within 0.45 s the cached count would still be served (a count is
+        # refreshed only once it is 0.5 s old): only the reply's own
+        # invalidation (engine/inbound.c) can make it show
+        check(warm == 0 and after == 1 and waited < 0.45,
+              "a mail reply shows in the next per-group tally (%.2f s after the cached one)" % waited,
+              (warm, after, waited))
         def answered():
             s, b = api.get("/api/v1/broadcasts/%d" % bid)
             return b["answered"] == 1 and b
