@@ -309,21 +309,70 @@ person_answers(struct anpi_buf *b, const json_t *questions, const json_t *answer
         anpi_buf_puts(b, "</span>");
 }
 
+/* The link to another page of one list of people, the other list staying
+ * where it is. */
+static void
+page_link(struct anpi_buf *b, long long bid, bool unanswered, long long to, long long other, bool live,
+          const char *text, const char *rel)
+{
+    anpi_buf_printf(b, "<a rel=\"%s\" href=\"/console/broadcasts/%lld?u=%lld&amp;a=%lld%s\">%s</a>", rel, bid,
+                    unanswered ? to : other, unanswered ? other : to, live ? "&amp;live=1" : "", text);
+}
+
+/* Where a list starts and the links to its neighbouring pages (ID order,
+ * a page = the people the SQL gave, at most its "limit"). */
+static void
+page_nav(struct anpi_buf *b, long long bid, bool unanswered, const json_t *people, size_t shown, long long total,
+         bool live)
+{
+    const json_t *list = json_object_get(people, unanswered ? "unanswered" : "answered");
+    long long off = jint(list, "offset"), other = jint(json_object_get(people, unanswered ? "answered" : "unanswered"),
+                                                     "offset");
+    long long lim = jint(people, "limit");
+    if (lim <= 0)
+        lim = (long long)shown;
+    bool prev = off > 0, next = off + (long long)shown < total;
+    if (!prev && !next)
+        return;
+    anpi_buf_printf(b, "<p class=\"muted pages\">ID順に %lld〜%lld 人目を表示しています（全 %lld 人）。",
+                    shown ? off + 1 : off, off + (long long)shown, total);
+    if (prev) {
+        anpi_buf_puts(b, " ");
+        page_link(b, bid, unanswered, off > lim ? off - lim : 0, other, live, "← 前のページ", "prev");
+    }
+    if (next) {
+        anpi_buf_puts(b, " ");
+        page_link(b, bid, unanswered, off + (long long)shown, other, live, "次のページ →", "next");
+    }
+    anpi_buf_puts(b, "</p>\n");
+}
+
 /* One list of people (answered or not) with a write-back form each. */
 static void
 people_list(struct anpi_buf *b, const struct anpi_console_nav *nav, long long bid, const json_t *questions,
-            const json_t *list, const char *title, const char *cls, bool forms)
+            const json_t *all, bool unanswered, bool forms)
 {
+    const json_t *list = json_object_get(all, unanswered ? "unanswered" : "answered");
+    const char *title = unanswered ? "未回答" : "回答済み";
+    const char *cls = unanswered ? "unanswered-people" : "answered-people";
+    bool live = nav && nav->refresh_s > 0;
     const json_t *people = json_object_get(list, "people");
     long long total = jint(list, "total");
     size_t shown = json_is_array(people) ? json_array_size(people) : 0;
     anpi_buf_printf(b, "<h2>%s（%lld人）</h2>\n", title, total);
+    if (shown == 0 && total > 0) {
+        /* a page past the end (the list shrank since the link was made) */
+        anpi_buf_puts(b, "<p>このページには誰もいません。 ");
+        page_link(b, bid, unanswered, 0, jint(json_object_get(all, unanswered ? "answered" : "unanswered"), "offset"),
+                  live, "最初のページへ", "first");
+        anpi_buf_puts(b, "</p>\n");
+        return;
+    }
     if (shown == 0) {
         anpi_buf_puts(b, "<p>いません。</p>\n");
         return;
     }
-    if ((long long)shown < total)
-        anpi_buf_printf(b, "<p class=\"muted\">ID順に先頭の %zu 人を表示しています（全 %lld 人）。</p>\n", shown, total);
+    page_nav(b, bid, unanswered, all, shown, total, live);
     anpi_buf_printf(b, "<ul class=\"p %s\">\n", cls);
     size_t i;
     const json_t *p;
@@ -362,6 +411,7 @@ people_list(struct anpi_buf *b, const struct anpi_console_nav *nav, long long bi
         anpi_buf_puts(b, "</li>\n");
     }
     anpi_buf_puts(b, "</ul>\n");
+    page_nav(b, bid, unanswered, all, shown, total, live);
 }
 
 char *
@@ -428,9 +478,8 @@ anpi_console_tally_page(const struct anpi_console_nav *nav, const json_t *broadc
         }
     }
     if (people) {
-        people_list(&b, nav, bid, questions, unanswered, "未回答", "unanswered-people", forms);
-        people_list(&b, nav, bid, questions, json_object_get(people, "answered"), "回答済み", "answered-people",
-                    forms);
+        people_list(&b, nav, bid, questions, people, true, forms);
+        people_list(&b, nav, bid, questions, people, false, forms);
     }
     return finish(&b);
 }

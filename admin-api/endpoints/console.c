@@ -371,6 +371,19 @@ tally_cb(void *arg, const PGresult *res, const char *err)
     api_call_free(c);
 }
 
+/* A list offset from the query: a row number up to CONSOLE_MAX_OFFSET,
+ * else 0. */
+#define CONSOLE_MAX_OFFSET 10000000
+static long long
+list_offset(const struct anpi_http_req *req, const char *name)
+{
+    const char *v = anpi_http_query(req, name);
+    int64_t n = 0;
+    if (!v || anpi_parse_int64(v, 0, CONSOLE_MAX_OFFSET, &n) != ANPI_OK)
+        return 0;
+    return (long long)n;
+}
+
 static void
 h_tally(struct anpi_http_req *req, void *ctx)
 {
@@ -391,14 +404,18 @@ h_tally(struct anpi_http_req *req, void *ctx)
         c->notice = anpi_xasprintf("未回答の %lld 人に再送しました。 (resent)", resent);
     else if (anpi_http_query(req, "written"))
         c->notice = anpi_xstrdup("メッセージを送りました。本人にメールで届き、回答ページにも表示されます。 (sent)");
-    char ids[24];
+    /* Where each list of people starts (?u= unanswered, ?a= answered):
+     * anything that is not a row number is the first page. */
+    char ids[24], uoff[24], aoff[24];
     snprintf(ids, sizeof(ids), "%lld", id);
-    const char *p[2] = { ids, CONSOLE_PEOPLE_ROWS };
+    snprintf(uoff, sizeof(uoff), "%lld", list_offset(req, "u"));
+    snprintf(aoff, sizeof(aoff), "%lld", list_offset(req, "a"));
+    const char *p[4] = { ids, CONSOLE_PEOPLE_ROWS, uoff, aoff };
     api_query(c,
               "SELECT anpi_broadcast_json($1::bigint, $2::bigint)::text,"
               " anpi_broadcast_groups_json($1::bigint, $2::bigint)::text,"
-              " anpi_console_people_json($1::bigint, $2::bigint, $3::int)::text",
-              2, p, tally_cb);
+              " anpi_console_people_json($1::bigint, $2::bigint, $3::int, $4::int, $5::int)::text",
+              4, p, tally_cb);
 }
 
 static void

@@ -395,6 +395,45 @@ def run(tmp):
         check(r.status == 200 and 'href="/console/broadcasts/%d"' % bid in r.body,
               "the broadcast reaching its people is on its home page", r)
 
+        # --- the people lists page by page (100 per page, ID order) ---------------
+        many = "".join("P%04d,試験 多数%d,しけん たすう,p%04d@example.jp,13,本省/総務課/庶務係\n" % (i, i, i)
+                       for i in range(1, 231))
+        s, j = api.post("/api/v1/people/import", body=(PEOPLE_CSV + many).encode(), content_type="text/csv")
+        check(s == 200, "230 more people in 本省/総務課/庶務係 are imported", (s, j))
+        s, j = api.post("/api/v1/broadcasts", body={
+            "subject": "試験 大人数", "body": "安否を回答してください。", "questions": QUESTIONS,
+            "audience": {"groups": [int(gid["本省/総務課"])], "subgroups": True}})
+        big = j.get("id") or 0
+        check(s == 201 and big, "a broadcast to 本省/総務課 and below: 232 people", (s, j))
+
+        def unanswered_page(query):
+            r = ga.get("/console/broadcasts/%d%s" % (big, query))
+            m = re.search(r'<ul class="p unanswered-people">(.*?)</ul>', r.body, re.S)
+            ids = re.findall(r'<span class="muted pid">([^<]+)</span>', m.group(1)) if m else []
+            nxt = re.search(r'rel="next" href="([^"]+)"', r.body)
+            prv = re.search(r'rel="prev" href="([^"]+)"', r.body)
+            return r, ids, html.unescape(nxt.group(1)) if nxt else None, html.unescape(prv.group(1)) if prv else None
+
+        everyone = ["C1", "C2"] + ["P%04d" % i for i in range(1, 231)]
+        r, ids1, nxt, prv = unanswered_page("")
+        check(r.status == 200 and ids1 == everyone[:100] and "1〜100 人目" in r.body and "全 232 人" in r.body
+              and nxt == "/console/broadcasts/%d?u=100&a=0" % big and prv is None,
+              "page 1 of the unanswered: the first 100 by ID, a link to the next page", (ids1[:3], nxt, prv))
+        r, ids2, nxt, prv = unanswered_page(nxt[len("/console/broadcasts/%d" % big):] if nxt else "")
+        check(ids2 == everyone[100:200] and "101〜200 人目" in r.body
+              and nxt == "/console/broadcasts/%d?u=200&a=0" % big and prv == "/console/broadcasts/%d?u=0&a=0" % big,
+              "page 2: the next 100, links back and on", (ids2[:3], nxt, prv))
+        r, ids3, nxt, prv = unanswered_page("?u=200&a=0&live=1")
+        check(ids3 == everyone[200:] and "201〜232 人目" in r.body and nxt is None
+              and prv == "/console/broadcasts/%d?u=100&a=0&live=1" % big,
+              "the last page: 32 people, no next link; the live view keeps its pages live", (len(ids3), nxt, prv))
+        r, ids, nxt, prv = unanswered_page("?u=5000")
+        check(r.status == 200 and ids == [] and "このページには誰もいません" in r.body
+              and 'rel="first" href="/console/broadcasts/%d?u=0&amp;a=0"' % big in r.body,
+              "a page past the end says so and links to the first page", r.body[-600:])
+        r, ids, nxt, prv = unanswered_page("?u=-5&a=x%27")
+        check(r.status == 200 and ids == everyone[:100], "an offset that is not a row number shows the first page")
+
         # --- a system admin needs the TOTP code ----------------------------------
         secret = sa.get("totp_secret")
         check(secret, "a system admin account comes with a TOTP secret", sa)
