@@ -47,6 +47,7 @@
 #include "admin-api/endpoints/broadcasts.h"
 #include "admin-api/endpoints/passchange.h"
 #include "admin-api/endpoints/signin.h"
+#include "admin-api/endpoints/tallycache.h"
 #include "engine/auth/apitoken.h"
 #include "engine/auth/password.h"
 #include "engine/log.h"
@@ -342,16 +343,36 @@ h_home(struct anpi_http_req *req, void *ctx)
 /* ?live=1: the tally page reloads itself this often (seconds). */
 #define CONSOLE_LIVE_REFRESH_S 30
 
+/* A tally page on its way: the per-group count comes from the tally cache
+ * (tallycache.c: one whole-tree count per broadcast per second, shared with
+ * the API), the broadcast and its people from SQL. */
+struct tally_call {
+    struct api_call c;            /* first: api_query's callbacks get it */
+    json_t *groups;               /* from the cache; NULL: SQL's column 1 */
+    char uoff[24], aoff[24];
+};
+
+static void
+tally_call_free(struct tally_call *tc)
+{
+    json_decref(tc->groups);
+    free(tc->c.notice);
+    free(tc);
+}
+
 static void
 tally_cb(void *arg, const PGresult *res, const char *err)
 {
-    struct api_call *c = arg;
+    struct tally_call *tc = arg;
+    struct api_call *c = &tc->c;
     if (err) {
         respond_message(c->req, 503, "一時的に利用できません", err);
-        api_call_free(c);
+        tally_call_free(tc);
         return;
     }
-    json_t *b = json_cell(res, 0), *g = json_cell(res, 1), *people = json_cell(res, 2);
+    /* columns: the broadcast, its people, and (SQL path only) the groups */
+    json_t *b = json_cell(res, 0), *people = json_cell(res, 1);
+    json_t *g = tc->groups ? json_incref(tc->groups) : json_cell(res, 2);
     if (!b || !g) {
         /* Outside the caller's scope looks exactly like no broadcast. */
         char msg[96];
@@ -368,7 +389,48 @@ tally_cb(void *arg, const PGresult *res, const char *err)
     json_decref(b);
     json_decref(g);
     json_decref(people);
-    api_call_free(c);
+    tally_call_free(tc);
+}
+
+/* The broadcast and its people; with_groups: the per-group count too (the
+ * callers the tally cache does not serve). */
+static void
+tally_query(struct tally_call *tc, bool with_groups)
+{
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%lld", tc->c.id);
+    const char *p[4] = { ids, CONSOLE_PEOPLE_ROWS, tc->uoff, tc->aoff };
+    api_query(&tc->c,
+              with_groups ? "SELECT anpi_broadcast_json($1::bigint, $2::bigint)::text,"
+                            " anpi_console_people_json($1::bigint, $2::bigint, $3::int, $4::int, $5::int)::text,"
+                            " anpi_broadcast_groups_json($1::bigint, $2::bigint)::text"
+                          : "SELECT anpi_broadcast_json($1::bigint, $2::bigint)::text,"
+                            " anpi_console_people_json($1::bigint, $2::bigint, $3::int, $4::int, $5::int)::text",
+              4, p, tally_cb);
+}
+
+static void
+tally_counted(void *arg, unsigned status, const char *text, size_t len)
+{
+    struct tally_call *tc = arg;
+    if (anpi_http_req_gone(tc->c.req)) {
+        anpi_http_respond_error(tc->c.req, 503, "gone");
+        tally_call_free(tc);
+        return;
+    }
+    if (status == 404) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "配信 %lld はありません。 (no broadcast %lld)", tc->c.id, tc->c.id);
+        respond_message(tc->c.req, 404, "見つかりません", msg);
+        tally_call_free(tc);
+        return;
+    }
+    if (status != 200 || !(tc->groups = json_loadb(text, len, 0, NULL))) {
+        respond_message(tc->c.req, 503, "一時的に利用できません", status == 200 ? "unexpected tally" : text);
+        tally_call_free(tc);
+        return;
+    }
+    tally_query(tc, false);
 }
 
 /* A list offset from the query: a row number up to CONSOLE_MAX_OFFSET,
@@ -395,27 +457,23 @@ h_tally(struct anpi_http_req *req, void *ctx)
         respond_message(req, 404, "見つかりません", "配信番号が正しくありません。 (malformed broadcast id)");
         return;
     }
-    struct api_call *c = api_call_new(e, req);
-    c->id = id;
+    struct tally_call *tc = anpi_xcalloc(1, sizeof(*tc));
+    tc->c.e = e;
+    tc->c.req = req;
+    tc->c.id = id;
     /* The confirmations after a resend or a write-back (303 here): fixed
      * texts, only a number taken from the query. */
     long long resent = api_id(anpi_http_query(req, "resent"));
     if (resent > 0)
-        c->notice = anpi_xasprintf("未回答の %lld 人に再送しました。 (resent)", resent);
+        tc->c.notice = anpi_xasprintf("未回答の %lld 人に再送しました。 (resent)", resent);
     else if (anpi_http_query(req, "written"))
-        c->notice = anpi_xstrdup("メッセージを送りました。本人にメールで届き、回答ページにも表示されます。 (sent)");
+        tc->c.notice = anpi_xstrdup("メッセージを送りました。本人にメールで届き、回答ページにも表示されます。 (sent)");
     /* Where each list of people starts (?u= unanswered, ?a= answered):
      * anything that is not a row number is the first page. */
-    char ids[24], uoff[24], aoff[24];
-    snprintf(ids, sizeof(ids), "%lld", id);
-    snprintf(uoff, sizeof(uoff), "%lld", list_offset(req, "u"));
-    snprintf(aoff, sizeof(aoff), "%lld", list_offset(req, "a"));
-    const char *p[4] = { ids, CONSOLE_PEOPLE_ROWS, uoff, aoff };
-    api_query(c,
-              "SELECT anpi_broadcast_json($1::bigint, $2::bigint)::text,"
-              " anpi_broadcast_groups_json($1::bigint, $2::bigint)::text,"
-              " anpi_console_people_json($1::bigint, $2::bigint, $3::int, $4::int, $5::int)::text",
-              4, p, tally_cb);
+    snprintf(tc->uoff, sizeof(tc->uoff), "%lld", list_offset(req, "u"));
+    snprintf(tc->aoff, sizeof(tc->aoff), "%lld", list_offset(req, "a"));
+    if (!anpi_tally_fetch(e, api_who(req), id, tally_counted, tc))
+        tally_query(tc, true);
 }
 
 static void

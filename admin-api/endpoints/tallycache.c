@@ -81,6 +81,8 @@ struct row_ref {
 struct waiter {
     struct anpi_engine *e;
     struct anpi_http_req *req;
+    anpi_tally_cb cb;        /* NULL: answer req with the JSON; else hand the text to cb */
+    void *arg;
     long long bid, acc;
     bool scoped;             /* a group admin: filter by ids */
     long long *ids;          /* its groups (sorted), owned while it waits for a tally */
@@ -160,13 +162,41 @@ cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The answer for one caller from a loaded entry. */
+/* The answer for one caller: the JSON text (200), or why not (404, 503). */
 static void
-serve(struct anpi_http_req *req, long long bid, const struct tally_value *t, bool scoped, const long long *ids,
-      size_t nids)
+deliver(const struct waiter *w, unsigned status, const char *text, size_t len)
 {
-    if (!scoped) {
-        anpi_http_respond(req, 200, "application/json", t->text, t->text_len);
+    if (w->cb)
+        w->cb(w->arg, status, text, len);
+    else if (status == 200)
+        anpi_http_respond(w->req, 200, "application/json", text, len);
+    else
+        anpi_http_respond_error(w->req, status, "%.*s", (int)len, text);
+}
+
+static void
+deliver_not_found(const struct waiter *w)
+{
+    char msg[64];
+    int n = snprintf(msg, sizeof(msg), "no broadcast %lld", w->bid);   /* as the SQL path */
+    deliver(w, 404, msg, (size_t)n);
+}
+
+static void
+deliver_error(const struct waiter *w, const char *err)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "database error: %s", err);
+    deliver(w, 503, msg, n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+}
+
+/* The answer for one caller from a loaded entry (ids: a group admin's
+ * sorted set, not owned). */
+static void
+serve(const struct waiter *w, const struct tally_value *t, const long long *ids, size_t nids)
+{
+    if (!w->scoped) {
+        deliver(w, 200, t->text, t->text_len);
         return;
     }
     /* the caller's rows, found by id (a scope is usually a few groups of
@@ -200,9 +230,9 @@ serve(struct anpi_http_req *req, long long bid, const struct tally_value *t, boo
     memcpy(p, t->text + t->close, t->text_len - t->close);
     p += t->text_len - t->close;
     if (n == 0)
-        anpi_http_respond_error(req, 404, "no broadcast %lld", bid);   /* as the SQL path */
+        deliver_not_found(w);
     else
-        anpi_http_respond(req, 200, "application/json", out, (size_t)(p - out));
+        deliver(w, 200, out, (size_t)(p - out));
     free(out);
 }
 
@@ -220,13 +250,11 @@ direct_cb(void *arg, const PGresult *res, const char *err)
 {
     struct waiter *w = arg;
     if (err)
-        anpi_http_respond_error(w->req, 503, "database error: %s", err);
+        deliver_error(w, err);
     else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
-        anpi_http_respond_error(w->req, 404, "no broadcast %lld", w->bid);
-    else {
-        const char *t = PQgetvalue(res, 0, 0);
-        anpi_http_respond(w->req, 200, "application/json", t, strlen(t));
-    }
+        deliver_not_found(w);
+    else
+        deliver(w, 200, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
     waiter_free(w);
 }
 
@@ -488,11 +516,11 @@ tally_loaded(void *arg, const PGresult *res, const char *err)
             continue;
         }
         if (err)
-            anpi_http_respond_error(w->req, 503, "database error: %s", err);
+            deliver_error(w, err);
         else if (is_null)
-            anpi_http_respond_error(w->req, 404, "no broadcast %lld", w->bid);
+            deliver_not_found(w);
         else
-            serve(w->req, w->bid, &v, w->scoped, w->ids, w->nids);
+            serve(w, &v, w->ids, w->nids);
         waiter_free(w);
     }
     /* kept unless an invalidation overtook it (during a burst it is kept
@@ -538,7 +566,7 @@ tally_want(struct waiter *w, const long long *ids, size_t nids)
     if (t && t->have &&
         (now - t->fetched_ms < TALLY_CACHE_MS || (t->loading && now - t->fetched_ms < TALLY_STALE_MS))) {
         t->used_ms = now;
-        serve(w->req, w->bid, &t->v, w->scoped, ids, nids);
+        serve(w, &t->v, ids, nids);
         if (!t->loading && now - t->fetched_ms >= TALLY_REFRESH_MS)
             tally_load(w->e, t);
         waiter_free(w);
@@ -667,7 +695,7 @@ scope_loaded(void *arg, const PGresult *res, const char *err)
         struct waiter *w = list;
         list = w->next;
         if (err) {
-            anpi_http_respond_error(w->req, 503, "database error: %s", err);
+            deliver_error(w, err);
             waiter_free(w);
         } else if (w->sgen != s->load_gen) {
             w->next = NULL;
@@ -753,10 +781,12 @@ anpi_tally_forget_account(long long acc)
 
 /* --- the entry point ---------------------------------------------------------- */
 
-bool
-anpi_tally_serve(struct anpi_engine *e, struct anpi_http_req *req, long long bid)
+/* Start one caller's tally; false (nothing done) for a caller the cache
+ * does not serve. */
+static bool
+start(struct anpi_engine *e, const struct api_who *who, struct anpi_http_req *req, long long bid,
+      anpi_tally_cb cb, void *arg)
 {
-    const struct api_who *who = api_who(req);
     if (!who)
         return false;
     bool scoped;
@@ -775,6 +805,8 @@ anpi_tally_serve(struct anpi_engine *e, struct anpi_http_req *req, long long bid
     struct waiter *w = anpi_xcalloc(1, sizeof(*w));
     w->e = e;
     w->req = req;
+    w->cb = cb;
+    w->arg = arg;
     w->bid = bid;
     w->acc = who->id;
     w->scoped = scoped;
@@ -783,4 +815,16 @@ anpi_tally_serve(struct anpi_engine *e, struct anpi_http_req *req, long long bid
     else
         tally_want(w, NULL, 0);
     return true;
+}
+
+bool
+anpi_tally_serve(struct anpi_engine *e, struct anpi_http_req *req, long long bid)
+{
+    return start(e, api_who(req), req, bid, NULL, NULL);
+}
+
+bool
+anpi_tally_fetch(struct anpi_engine *e, const struct api_who *who, long long bid, anpi_tally_cb cb, void *arg)
+{
+    return start(e, who, NULL, bid, cb, arg);
 }

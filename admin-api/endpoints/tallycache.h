@@ -1,7 +1,8 @@
 /* tallycache.h - the per-group tally of a broadcast (GET
  * /api/v1/broadcasts/{id}/groups), computed once per broadcast per second
- * and shared by every caller of this process.  Used by the endpoints and by
- * engine/inbound.c (mail replies); see tallycache.c for the design. */
+ * and shared by every caller of this process: the API, the console's tally
+ * page, and engine/inbound.c (mail replies invalidate it); see tallycache.c
+ * for the design. */
 #ifndef ANPI_ENDPOINTS_TALLYCACHE_H
 #define ANPI_ENDPOINTS_TALLYCACHE_H
 
@@ -9,6 +10,8 @@
 
 #include "admin-api/http.h"
 #include "engine/engine.h"
+
+struct api_who;
 
 #define TALLY_CACHE_MS   1000  /* a whole-tree tally is served for at most this long... */
 #define TALLY_STALE_MS   3000  /* ...or this long while its next count is under way */
@@ -24,6 +27,15 @@
  * having answered nothing, for a caller it does not serve (hr, or a cache
  * full of tallies still loading): the handler then asks SQL itself. */
 bool anpi_tally_serve(struct anpi_engine *e, struct anpi_http_req *req, long long bid);
+
+/* The same for code that renders the tally itself (the console's page):
+ * cb gets 200 and the JSON text (valid during the call), or 404 (no such
+ * broadcast, or none of it in the caller's scope) or 503 with a message.
+ * It may be called before this returns.  Returns false, having done
+ * nothing, for a caller the cache does not serve (hr): ask SQL. */
+typedef void (*anpi_tally_cb)(void *arg, unsigned status, const char *text, size_t len);
+bool anpi_tally_fetch(struct anpi_engine *e, const struct api_who *who, long long bid, anpi_tally_cb cb,
+                      void *arg);
 
 /* This process stored an answer to (or resent) broadcast bid: drop its
  * cached tally so the next request counts again (a load under way when

@@ -434,6 +434,25 @@ def run(tmp):
         r, ids, nxt, prv = unanswered_page("?u=-5&a=x%27")
         check(r.status == 200 and ids == everyone[:100], "an offset that is not a row number shows the first page")
 
+        # --- the per-group rows come from the tally cache shared with the API ----
+        def somu_answered():
+            body = ga.get("/console/broadcasts/%d" % big).body
+            m = re.search(r'<h3>本省/総務課</h3>\n<p>対象 (\d+) ・ 回答 <b class="answered">(\d+)</b>', body)
+            return (int(m.group(1)), int(m.group(2))) if m else None
+        first = somu_answered()
+        pg.psql("UPDATE recipients SET answered_at = now() WHERE broadcast_id = %d AND person_id = 'P0001'" % big)
+        t0 = time.monotonic()
+        cached = somu_answered()
+        quick = time.monotonic() - t0 < 0.45
+        fresh = harness.wait_for(lambda: somu_answered() == (232, 1), 3, what="the console's count to refresh")
+        check(first == (232, 0) and cached == (232, 0) and quick and fresh,
+              "the console's group rows come from the shared count: an answer stored behind anpid's back "
+              "shows within the cache's second, not at once", (first, cached, quick))
+        s, j = api.get("/api/v1/broadcasts/%d/groups" % big)
+        row = next((g for g in j.get("groups", []) if g.get("path") == "本省/総務課"), {})
+        check((row.get("recipients"), row.get("answered")) == somu_answered(),
+              "…and the console and the API show the same counts", (row, somu_answered()))
+
         # --- a system admin needs the TOTP code ----------------------------------
         secret = sa.get("totp_secret")
         check(secret, "a system admin account comes with a TOTP secret", sa)
