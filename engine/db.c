@@ -85,8 +85,6 @@ struct listener {
 
 static void conn_connect(struct anpi_db_conn *c);
 static void pool_notified(struct anpi_db_conn *c);
-static void lpoll_close(struct listener *l);
-static void ltimer_closed(uv_handle_t *h);
 static void conn_dispatch(struct anpi_db *db);
 static void conn_io(uv_poll_t *h, int status, int events);
 
@@ -137,10 +135,20 @@ maybe_closed(struct anpi_db *db)
     }
 }
 
+/* The loop handles of a pool connection and of a listener.  Both owners
+ * begin with their struct anpi_db * (a pointer to a struct may be read as
+ * a pointer to its first member), which is all the close callbacks need;
+ * the poll callbacks get the owner itself. */
+static struct anpi_db *
+owner_db(const uv_handle_t *h)
+{
+    return *(struct anpi_db *const *)h->data;
+}
+
 static void
 poll_closed(uv_handle_t *h)
 {
-    struct anpi_db *db = ((struct anpi_db_conn *)h->data)->db;
+    struct anpi_db *db = owner_db(h);
     free(h);
     db->open_handles--;
     maybe_closed(db);
@@ -149,36 +157,37 @@ poll_closed(uv_handle_t *h)
 static void
 timer_closed(uv_handle_t *h)
 {
-    struct anpi_db *db = ((struct anpi_db_conn *)h->data)->db;
+    struct anpi_db *db = owner_db(h);
     db->open_handles--;
     maybe_closed(db);
 }
 
 static void
-poll_close(struct anpi_db_conn *c)
+poll_close(uv_poll_t **slot)
 {
-    if (c->poll) {
-        uv_poll_stop(c->poll);
-        uv_close((uv_handle_t *)c->poll, poll_closed);
-        c->poll = NULL;
+    if (*slot) {
+        uv_poll_stop(*slot);
+        uv_close((uv_handle_t *)*slot, poll_closed);
+        *slot = NULL;
     }
 }
 
+/* Watch pg's socket for events: cb gets owner (which begins with db). */
 static int
-poll_open(struct anpi_db_conn *c, int events)
+poll_open(struct anpi_db *db, PGconn *pg, uv_poll_t **slot, void *owner, int events, uv_poll_cb cb)
 {
-    int fd = PQsocket(c->pg);
+    int fd = PQsocket(pg);
     if (fd < 0)
         return ANPI_ERROR;
-    c->poll = anpi_xmalloc(sizeof(*c->poll));
-    if (uv_poll_init_socket(c->db->loop, c->poll, fd) != 0) {
-        free(c->poll);
-        c->poll = NULL;
+    *slot = anpi_xmalloc(sizeof(**slot));
+    if (uv_poll_init_socket(db->loop, *slot, fd) != 0) {
+        free(*slot);
+        *slot = NULL;
         return ANPI_ERROR;
     }
-    c->poll->data = c;
-    c->db->open_handles++;
-    uv_poll_start(c->poll, events, conn_io);
+    (*slot)->data = owner;
+    db->open_handles++;
+    uv_poll_start(*slot, events, cb);
     return ANPI_OK;
 }
 
@@ -203,7 +212,7 @@ conn_broken(struct anpi_db_conn *c, const char *why)
     snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
     msg[strcspn(msg, "\n")] = '\0';
     anpi_warn(ANPI_LG_DB, "connection %d: %s", c->index, msg);
-    poll_close(c);
+    poll_close(&c->poll);
     if (c->pending) {
         PQclear(c->pending);
         c->pending = NULL;
@@ -237,7 +246,7 @@ conn_broken(struct anpi_db_conn *c, const char *why)
 static void
 connect_step(struct anpi_db_conn *c)
 {
-    poll_close(c);
+    poll_close(&c->poll);
     PostgresPollingStatusType st = PQconnectPoll(c->pg);
     int rc = ANPI_OK;
     switch (st) {
@@ -246,15 +255,15 @@ connect_step(struct anpi_db_conn *c)
         c->state = C_IDLE;
         c->backoff_ms = 0;
         anpi_debug(ANPI_LG_DB, "connection %d ready", c->index);
-        rc = poll_open(c, UV_READABLE);
+        rc = poll_open(c->db, c->pg, &c->poll, c, UV_READABLE, conn_io);
         if (rc == ANPI_OK)
             conn_dispatch(c->db);
         break;
     case PGRES_POLLING_READING:
-        rc = poll_open(c, UV_READABLE);
+        rc = poll_open(c->db, c->pg, &c->poll, c, UV_READABLE, conn_io);
         break;
     case PGRES_POLLING_WRITING:
-        rc = poll_open(c, UV_WRITABLE);
+        rc = poll_open(c->db, c->pg, &c->poll, c, UV_WRITABLE, conn_io);
         break;
     default:
         conn_broken(c, PQerrorMessage(c->pg));
@@ -497,7 +506,7 @@ anpi_db_close(struct anpi_db *db, void (*closed)(void *), void *arg)
     }
     for (int i = 0; i < db->n; i++) {
         struct anpi_db_conn *c = &db->conns[i];
-        poll_close(c);
+        poll_close(&c->poll);
         if (c->cur) {
             struct query *q = c->cur;
             c->cur = NULL;
@@ -518,13 +527,13 @@ anpi_db_close(struct anpi_db *db, void (*closed)(void *), void *arg)
         uv_close((uv_handle_t *)&c->retry, timer_closed);
     }
     for (struct listener *l = db->listeners; l; l = l->next) {
-        lpoll_close(l);
+        poll_close(&l->poll);
         if (l->pg)
             PQfinish(l->pg);
         l->pg = NULL;
         l->state = L_DOWN;
         uv_timer_stop(&l->retry);
-        uv_close((uv_handle_t *)&l->retry, ltimer_closed);
+        uv_close((uv_handle_t *)&l->retry, timer_closed);
     }
 }
 
@@ -607,51 +616,6 @@ static void listen_connect(struct listener *l);
 static void listen_io(uv_poll_t *h, int status, int events);
 
 static void
-lpoll_closed(uv_handle_t *h)
-{
-    struct anpi_db *db = ((struct listener *)h->data)->db;
-    free(h);
-    db->open_handles--;
-    maybe_closed(db);
-}
-
-static void
-ltimer_closed(uv_handle_t *h)
-{
-    struct anpi_db *db = ((struct listener *)h->data)->db;
-    db->open_handles--;
-    maybe_closed(db);
-}
-
-static void
-lpoll_close(struct listener *l)
-{
-    if (l->poll) {
-        uv_poll_stop(l->poll);
-        uv_close((uv_handle_t *)l->poll, lpoll_closed);
-        l->poll = NULL;
-    }
-}
-
-static int
-lpoll_open(struct listener *l, int events)
-{
-    int fd = PQsocket(l->pg);
-    if (fd < 0)
-        return ANPI_ERROR;
-    l->poll = anpi_xmalloc(sizeof(*l->poll));
-    if (uv_poll_init_socket(l->db->loop, l->poll, fd) != 0) {
-        free(l->poll);
-        l->poll = NULL;
-        return ANPI_ERROR;
-    }
-    l->poll->data = l;
-    l->db->open_handles++;
-    uv_poll_start(l->poll, events, listen_io);
-    return ANPI_OK;
-}
-
-static void
 listen_retry_cb(uv_timer_t *t)
 {
     listen_connect(t->data);
@@ -666,7 +630,7 @@ listen_broken(struct listener *l, const char *why)
     snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
     msg[strcspn(msg, "\n")] = '\0';
     anpi_warn(ANPI_LG_DB, "LISTEN %s: %s", l->channel, msg);
-    lpoll_close(l);
+    poll_close(&l->poll);
     if (l->pg) {
         PQfinish(l->pg);
         l->pg = NULL;
@@ -703,7 +667,7 @@ listen_start(struct listener *l)
         listen_broken(l, PQerrorMessage(l->pg));
         return;
     }
-    if (lpoll_open(l, f ? UV_READABLE | UV_WRITABLE : UV_READABLE) != ANPI_OK)
+    if (poll_open(l->db, l->pg, &l->poll, l, f ? UV_READABLE | UV_WRITABLE : UV_READABLE, listen_io) != ANPI_OK)
         listen_broken(l, "cannot watch the database socket");
 }
 
@@ -711,17 +675,17 @@ static void
 listen_step(struct listener *l)
 {
     /* libpq may swap the socket during PQconnectPoll (see the top) */
-    lpoll_close(l);
+    poll_close(&l->poll);
     int rc = ANPI_OK;
     switch (PQconnectPoll(l->pg)) {
     case PGRES_POLLING_OK:
         listen_start(l);
         return;
     case PGRES_POLLING_READING:
-        rc = lpoll_open(l, UV_READABLE);
+        rc = poll_open(l->db, l->pg, &l->poll, l, UV_READABLE, listen_io);
         break;
     case PGRES_POLLING_WRITING:
-        rc = lpoll_open(l, UV_WRITABLE);
+        rc = poll_open(l->db, l->pg, &l->poll, l, UV_WRITABLE, listen_io);
         break;
     default:
         listen_broken(l, PQerrorMessage(l->pg));
