@@ -51,6 +51,18 @@ class HarnessError(RuntimeError):
     pass
 
 
+def eventually(pred, timeout, interval=0.05):
+    """Call pred() until it returns a truthy value or `timeout` seconds pass;
+    return its last value.  For checks (a timeout is a failed check, not an
+    error of the harness as with wait_for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
 def wait_for(pred, timeout=10.0, interval=0.05, what=None):
     """Call pred() until it returns a truthy value and return that value.
     Raises HarnessError after `timeout` seconds (naming `what`)."""

@@ -68,15 +68,6 @@ def check(cond, what, detail=""):
     return cond
 
 
-def eventually(pred, timeout):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def http(url, data=None):
     req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     if data is not None:
@@ -711,7 +702,7 @@ def run(tmp):
         first = row_of(ga2.get(path_t)[1], "本省/総務課").get("answered")   # counted again: kept
         sts.append(http(links[1], urllib.parse.urlencode({"safety": "無事"}).encode())[0])
         t0 = time.monotonic()
-        ok_burst = eventually(lambda: row_of(ga2.get(path_t)[1], "本省/総務課").get("answered") == 4, 3)
+        ok_burst = harness.eventually(lambda: row_of(ga2.get(path_t)[1], "本省/総務課").get("answered") == 4, 3)
         waited = time.monotonic() - t0
         check(sts == [200, 200] and first == 3 and ok_burst and waited < 1.5 and raw(ga2_tok) == sql_tally(ga2_id),
               "tally cache: two answers in a burst both show within ~1 s (%.2f s)" % waited,

@@ -51,15 +51,6 @@ def new_secret():
     return "anpi_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
 
 
-def eventually(pred, timeout):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def sha(s):
     return hashlib.sha256(s.encode()).hexdigest()
 
@@ -86,7 +77,7 @@ def run(tmp):
             return pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'anpid-listen'"
                            " AND query ILIKE 'LISTEN%'") == str(n)
 
-        check(eventually(lambda: listening(2), 10),
+        check(harness.eventually(lambda: listening(2), 10),
               "both nodes LISTEN on anpi_credentials",
               pg.psql("SELECT string_agg(query, ' | ') FROM pg_stat_activity"))
 
@@ -119,7 +110,7 @@ def run(tmp):
         check(took < 4.5 and last_used(t1) == "never",
               "...answered from the cache: anpi_principal() was not called (%.2f s)" % took, last_used(t1))
         time.sleep(max(0.0, 5.2 - (time.monotonic() - t0)))
-        check(get(a, "/api/v1/account", t1) == 200 and eventually(lambda: last_used(t1) != "never", 2),
+        check(get(a, "/api/v1/account", t1) == 200 and harness.eventually(lambda: last_used(t1) != "never", 2),
               "after 5 s (CRED_REFRESH_MS) a request is answered from the cache and the database is asked "
               "again in the background", last_used(t1))
         pg.psql("UPDATE api_tokens SET last_used_at = NULL WHERE hash = '%s'" % sha(t1))
@@ -137,7 +128,7 @@ def run(tmp):
         pg.psql("ALTER TABLE api_tokens ENABLE TRIGGER api_tokens_credentials")
         time.sleep(5.2)
         first = get(a, "/api/v1/account", t1b)
-        check(first == 200 and eventually(lambda: get(a, "/api/v1/account", t1b) == 401, 2),
+        check(first == 200 and harness.eventually(lambda: get(a, "/api/v1/account", t1b) == 401, 2),
               "...revoked without a notification: served until the refresh, then 401", first)
 
         # --- disabled with psql: refused after the notify
@@ -230,7 +221,7 @@ def run(tmp):
         pg.psql("UPDATE accounts SET disabled_at = now() WHERE login = 'viewer2'")
         check(get(b, "/api/v1/account", t6) == 401,
               "a disable made while node B is not listening is refused at once")
-        check(eventually(lambda: listening(2), 15), "both nodes LISTEN again (reconnect with backoff)")
+        check(harness.eventually(lambda: listening(2), 15), "both nodes LISTEN again (reconnect with backoff)")
         pg.psql("UPDATE accounts SET disabled_at = NULL WHERE login = 'viewer2'")
         time.sleep(NOTIFY_WAIT)
         check(get(b, "/api/v1/account", t6) == 200, "re-enabled: viewer2's token works again on node B")
