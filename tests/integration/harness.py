@@ -10,6 +10,7 @@ interpreter, the one python3-aiosmtpd and python3-dkim import under).
     Anpid(build_dir, cfg, wd)     anpid started from a config dict
     Api(base, token)              JSON client for the admin API
     wait_for(pred, timeout)       poll until pred() is truthy
+    Tap(), scratch_dir(prefix)    the tests' TAP output and main(), their temp dir
 
 Every blocking step has a timeout, so a hung component fails the test with a
 message instead of hanging CI.  Components are context managers and also
@@ -17,6 +18,7 @@ stop themselves at interpreter exit, so a failing test leaves no daemons.
 """
 
 import atexit
+import contextlib
 import email
 import email.policy
 import json
@@ -29,6 +31,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import traceback
 import urllib.error
 import urllib.request
 
@@ -576,3 +579,79 @@ class Anpid:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# --- TAP: the scaffold the test_*.py scripts share -----------------------------
+
+@contextlib.contextmanager
+def scratch_dir(prefix, mode=None, quiet=False, keep_env=False):
+    """A fresh temporary directory (mkdtemp's 0700, or chmod to `mode` so that
+    anpid/PostgreSQL running as another user can enter it), removed at the end.
+    By default removed like tempfile.TemporaryDirectory (an error is raised);
+    quiet: removed with rmtree(ignore_errors=True); keep_env: quiet, and kept
+    when ANPI_KEEP_TMP is set in the environment."""
+    if not (quiet or keep_env):
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            if mode is not None:
+                os.chmod(tmp, mode)
+            yield tmp
+        return
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    if mode is not None:
+        os.chmod(tmp, mode)
+    try:
+        yield tmp
+    finally:
+        if not (keep_env and os.environ.get("ANPI_KEEP_TMP")):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Tap:
+    """Numbered TAP checks, printed as they happen, and the plan at the end:
+
+        tap = harness.Tap()        # summary=True: "# P passed, F failed" after the plan
+        check = tap.check          # check(cond, what, detail="") returns cond
+        def run(tmp): ... check(...) ...
+        if __name__ == "__main__":
+            sys.exit(tap.main(run, "anpi-x-", "the x test", mode=0o755))
+
+    main() is attempt() in a scratch_dir, then finish(); a test with another
+    flow (phases, extra lines) calls those three itself."""
+
+    def __init__(self, summary=False, detail_lines=30):
+        self.results = []               # one bool per check, in order
+        self.summary = summary
+        self.detail_lines = detail_lines
+
+    def check(self, cond, what, detail=""):
+        """Print "ok N - what" or "not ok N - what", then (on failure) the first
+        detail_lines lines of detail as "#   " comments.  Returns cond."""
+        self.results.append(bool(cond))
+        print(("ok" if cond else "not ok") + " %d - %s" % (len(self.results), what), flush=True)
+        if not cond and detail:
+            for line in str(detail).splitlines()[:self.detail_lines]:
+                print("#   " + line, flush=True)
+        return cond
+
+    def attempt(self, fn, tmp, what="the test", more=None):
+        """fn(tmp); an exception becomes the failed check "<what> ran to the
+        end" with the traceback (and more(), e.g. log tails) as detail."""
+        try:
+            fn(tmp)
+        except Exception:
+            self.check(False, what + " ran to the end", traceback.format_exc() + (more() if more else ""))
+
+    def finish(self):
+        """Print the plan (and the summary line); return the exit status,
+        1 if any check failed."""
+        failed = self.results.count(False)
+        print("1..%d" % len(self.results), flush=True)
+        if self.summary:
+            print("# %d passed, %d failed" % (len(self.results) - failed, failed), flush=True)
+        return 1 if failed else 0
+
+    def main(self, run, prefix, what="the test", mode=None, more=None, **dir_kw):
+        """run(tmp) in scratch_dir(prefix, mode, **dir_kw), then finish()."""
+        with scratch_dir(prefix, mode, **dir_kw) as tmp:
+            self.attempt(run, tmp, what, more)
+        return self.finish()

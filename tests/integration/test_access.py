@@ -18,9 +18,7 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,16 +34,8 @@ PEOPLE_CSV = "id,name,kana,emails,regions,groups\n" + "".join(
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 def hhmm(minutes):
@@ -212,18 +202,5 @@ def run(tmp):
         check(rc == 0, "anpid exits cleanly", rc)
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="anpi-access-") as tmp:
-        os.chmod(tmp, 0o755)
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the access test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-access-", "the access test", mode=0o755))

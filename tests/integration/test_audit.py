@@ -13,9 +13,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,16 +32,8 @@ D1,試験 太郎,しけん たろう,duty1@example.jp,13,duty-officers
 P22,試験 静岡,,shizuoka@example.jp,22,本省/総務課
 """
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 def oracle(lines):
@@ -238,18 +228,5 @@ def run(tmp):
         check(rc == 0, "anpid exits cleanly", rc)
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="anpi-audit-") as tmp:
-        os.chmod(tmp, 0o755)
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the audit test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-audit-", "the audit test", mode=0o755))

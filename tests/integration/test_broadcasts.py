@@ -17,7 +17,6 @@ import re
 import secrets
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,16 +55,8 @@ QUESTIONS = [
     {"id": "attend", "text": "出勤できますか", "choices": ["出勤可能", "出勤不可"]},
 ]
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap()
+check = tap.check
 
 
 def http(url, data=None):
@@ -737,16 +728,5 @@ def run(tmp):
         check(rc == 0, "anpid stops cleanly", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
 
 
-def main():
-    import tempfile
-    with tempfile.TemporaryDirectory(prefix="anpi-bcast-") as tmp:
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    return 0 if all(ok for ok, _w, _d in results) else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-bcast-"))

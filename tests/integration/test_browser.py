@@ -23,9 +23,7 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,16 +54,8 @@ S2,試験 花子,しけん はなこ,hanako@example.jp,22,本省/総務課
 
 ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 # --- a minimal W3C WebDriver client -------------------------------------------
@@ -501,17 +491,10 @@ def browser_reply(wd, api, link, tmp):
 
 def main():
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="anpi-browser-") as tmp:
-        os.chmod(tmp, 0o755)
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the browser test ran to the end", traceback.format_exc())
+    with harness.scratch_dir("anpi-browser-", 0o755) as tmp:
+        tap.attempt(run, tmp, "the browser test")
     print("# %.1f s" % (time.monotonic() - started))
-    print("1..%d" % len(results))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
+    return tap.finish()
 
 
 if __name__ == "__main__":

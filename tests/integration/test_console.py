@@ -20,7 +20,6 @@ import re
 import struct
 import sys
 import time
-import traceback
 import urllib.parse
 
 sys.dont_write_bytecode = True
@@ -42,16 +41,8 @@ PASSWORD = "Initial-Pass-2024!"
 NEW_PASSWORD = "Kawaru-Pass-9876#"
 SESSION_MAX = 3 * 3600
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap()
+check = tap.check
 
 
 # --- a small cookie-keeping client that never follows redirects ---------------
@@ -511,17 +502,8 @@ def browser_flow(tmp, base, bid):
 
 
 def main():
-    tmp = harness.tempfile.mkdtemp(prefix="anpi-console-")
-    os.chmod(tmp, 0o755)
-    try:
-        run(tmp)
-    except Exception:
-        check(False, "the test ran to the end", traceback.format_exc())
-    finally:
-        if not os.environ.get("ANPI_KEEP_TMP"):
-            harness.shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % len(results), flush=True)
-    return 0 if results and all(ok for ok, _w, _d in results) else 1
+    rc = tap.main(run, "anpi-console-", mode=0o755, keep_env=True)
+    return rc if tap.results else 1         # not a single check is a failure too
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import html
 import os
 import re
 import sys
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -36,16 +35,8 @@ K5,試験 五郎,しけん ごろう,k5@example.jp,13,本省/人事課
 """
 PASSWORD = "Compose-Pass-2024!"
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap()
+check = tap.check
 
 
 def http(url, data=None):
@@ -403,17 +394,8 @@ def browser_flow(tmp, base, pg, sink, anpid, gid):
 
 
 def main():
-    tmp = harness.tempfile.mkdtemp(prefix="anpi-compose-")
-    os.chmod(tmp, 0o755)
-    try:
-        run(tmp)
-    except Exception:
-        check(False, "the test ran to the end", traceback.format_exc())
-    finally:
-        if not os.environ.get("ANPI_KEEP_TMP"):
-            harness.shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % len(results), flush=True)
-    return 0 if results and all(ok for ok, _w, _d in results) else 1
+    rc = tap.main(run, "anpi-compose-", mode=0o755, keep_env=True)
+    return rc if tap.results else 1         # not a single check is a failure too
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ import base64
 import hashlib
 import os
 import sys
-import tempfile
 import time
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,16 +32,8 @@ BUILD = os.environ.get("ANPI_BUILD_ROOT") or os.path.join(SRC, "build")
 GOOD = "Kq7#mVw2-pLx9!"
 NOTIFY_WAIT = 0.3       # what the brief allows between a commit and its effect
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append(bool(cond))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 def new_secret():
@@ -234,18 +224,5 @@ def run(tmp):
               % (ra, rb, a.log()[-2000:], b.log()[-2000:]))
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="anpi-credcache-") as tmp:
-        os.chmod(tmp, 0o755)
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the credential cache test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    failed = results.count(False)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-credcache-", "the credential cache test", mode=0o755))

@@ -27,8 +27,6 @@ import json
 import os
 import re
 import sys
-import tempfile
-import traceback
 import urllib.error
 import urllib.request
 import zipfile
@@ -54,16 +52,8 @@ LOCAL_PARTS = ["taro.shiken", "taro-keitai", "hanako.shiken", "formula.person", 
                "saburo.shiken", "saburo2", "plus.person"]
 MASKED = re.compile(r"^\*\*\*\*@[a-z0-9.-]+$")
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 def raw_get(base, token, path):
@@ -406,18 +396,5 @@ def run(tmp):
         check(rc == 0, "anpid exits cleanly", rc)
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="anpi-directory-") as tmp:
-        os.chmod(tmp, 0o755)
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the directory test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-directory-", "the directory test", mode=0o755))

@@ -12,9 +12,7 @@ import glob
 import os
 import re
 import sys
-import tempfile
 import time
-import traceback
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -57,16 +55,8 @@ for line in PEOPLE_CSV.strip().splitlines()[1:]:
     PEOPLE[pid] = {"emails": emails.split(";"), "prefs": {int(r) for r in regions.split(";")},
                    "groups": groups.split(";")}
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 def local(tag):
@@ -984,16 +974,9 @@ def phase_mail(tmp):
 def main():
     phases = [phase_shipped_pack, phase_aftershocks, phase_timers, phase_sources, phase_mail]
     for ph in phases:
-        with tempfile.TemporaryDirectory(prefix="anpi-e2e-") as tmp:
-            os.chmod(tmp, 0o755)
-            try:
-                ph(tmp)
-            except Exception:
-                check(False, "%s ran to the end" % ph.__name__, traceback.format_exc())
-    print("1..%d" % len(results))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
+        with harness.scratch_dir("anpi-e2e-", 0o755) as tmp:
+            tap.attempt(ph, tmp, ph.__name__)
+    return tap.finish()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -74,16 +72,8 @@ rules:
             {{reply_url}}
 """
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap()
+check = tap.check
 
 
 def http(url, data=None):
@@ -361,15 +351,5 @@ def run(tmp):
         check(rc == 0, "anpid stops cleanly", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="anpi-followup-") as tmp:
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    return 0 if all(ok for ok, _w, _d in results) else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-followup-"))

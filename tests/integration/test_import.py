@@ -24,10 +24,8 @@ import http.server
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 
@@ -46,16 +44,8 @@ BASE = HEADER + (
     "P2,試験 花子,しけん はなこ,hanako@example.jp,27,本省/大臣官房/秘書課\n"
     "P3,試験 次郎,しけん じろう,jiro@example.jp,01,支社\n")
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 def post_csv(api, data, query=""):
@@ -445,18 +435,5 @@ def group_cycle(pg):
     check(before == after, "…and the tree is unchanged")
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="anpi-import-") as tmp:
-        os.chmod(tmp, 0o755)
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the import test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-import-", "the import test", mode=0o755))

@@ -40,7 +40,6 @@ import secrets
 import struct
 import sys
 import time
-import traceback
 import urllib.parse
 
 sys.dont_write_bytecode = True
@@ -75,17 +74,9 @@ ALL_PEOPLE = {"PA", "PA1", "PA1N", "PA1X", "PA2", "PA2N", "PB", "PB2", "PH1"}
 
 QUESTIONS = [{"id": "safety", "text": "ご自身の状況", "choices": ["無事", "負傷"]}]
 
-results = []
+tap = harness.Tap(detail_lines=120)
+check = tap.check
 LOGS = []           # anpid logs, shown when the test dies
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:120]:
-            print("#   " + line, flush=True)
-    return cond
 
 
 def note(text):
@@ -733,17 +724,9 @@ def run(tmp):
         check(rc == 0, "anpid stops cleanly", "exit %s\n%s" % (rc, harness._tail(anpid.logfile)))
 
 
-def main():
-    import tempfile
-    with tempfile.TemporaryDirectory(prefix="anpi-roles-") as tmp:
-        try:
-            run(tmp)
-        except Exception:
-            tail = "".join("\n--- %s (tail) ---\n%s" % (f, harness._tail(f, 60)) for f in LOGS)
-            check(False, "the test ran to the end", traceback.format_exc() + tail)
-    print("1..%d" % len(results))
-    return 0 if all(ok for ok, _w, _d in results) else 1
+def log_tails():
+    return "".join("\n--- %s (tail) ---\n%s" % (f, harness._tail(f, 60)) for f in LOGS)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-roles-", more=log_tails))

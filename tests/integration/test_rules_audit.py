@@ -11,8 +11,6 @@ import hashlib
 import os
 import shutil
 import sys
-import tempfile
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,16 +20,8 @@ SRC = os.environ.get("ANPI_SOURCE_ROOT") or os.path.join(os.path.dirname(__file_
 BUILD = os.environ.get("ANPI_BUILD_ROOT") or os.path.join(SRC, "build")
 PACKS = os.path.join(SRC, "rules", "packs")
 
-results = []
-
-
-def check(cond, what, detail=""):
-    results.append((bool(cond), what, detail))
-    print(("ok" if cond else "not ok") + " %d - %s" % (len(results), what), flush=True)
-    if not cond and detail:
-        for line in str(detail).splitlines()[:30]:
-            print("#   " + line, flush=True)
-    return cond
+tap = harness.Tap(summary=True)
+check = tap.check
 
 
 def digest(path):
@@ -118,18 +108,5 @@ def run(tmp):
         check(rc == 0, "anpid exits cleanly", rc)
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="anpi-rulesaudit-") as tmp:
-        os.chmod(tmp, 0o755)
-        try:
-            run(tmp)
-        except Exception:
-            check(False, "the rule audit test ran to the end", traceback.format_exc())
-    print("1..%d" % len(results))
-    failed = sum(1 for ok, _, _ in results if not ok)
-    print("# %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(run, "anpi-rulesaudit-", "the rule audit test", mode=0o755))
