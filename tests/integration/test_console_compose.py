@@ -10,7 +10,6 @@ with JavaScript off (test_browser.ChromeDriver).
 Real PostgreSQL 15, Postfix's smtp-sink and anpid as built.  Synthetic
 directory only (試験 names, example.jp).  Prints TAP."""
 
-import html
 import os
 import re
 import sys

@@ -849,7 +849,6 @@ def phase_mail(tmp):
                 raw = f.read()
             # smtp-sink prepends its own X-* lines and a Received header: drop them to get
             # the message exactly as anpi signed it
-            body = raw.split(b"\n", 0)[0]
             lines = raw.split(b"\n")
             k = 0
             while k < len(lines) and (lines[k].startswith(b"X-") or lines[k].startswith(b"Received:")

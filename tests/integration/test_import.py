@@ -21,7 +21,6 @@ only (試験 names, example.jp).  Checks:
 Prints TAP."""
 
 import http.server
-import json
 import os
 import sys
 import threading
