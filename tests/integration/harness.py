@@ -583,6 +583,59 @@ class Anpid:
 
 # --- TAP: the scaffold the test_*.py scripts share -----------------------------
 
+# --- what a phone does with its mail: the reply page, and waiting for mail ----
+
+def form_request(url, data=None, timeout=10):
+    """GET url, or POST data (bytes) as an urlencoded form, the way a reply
+    page is used from a phone; (status, text, headers) for errors too."""
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if data is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.read().decode(errors="replace"), e.headers
+
+
+def settle(anpid, sink, timeout=20, quiet_s=0.7):
+    """Wait until anpid has no delivery in flight and the sink got nothing
+    new for quiet_s seconds."""
+    def quiet():
+        before = len(sink.files())
+        time.sleep(quiet_s)
+        _s, h = anpid.api.get("/healthz")
+        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
+    wait_for(quiet, timeout, what="deliveries to settle")
+
+
+def sink_mails(sink, marker=None, start=0):
+    """[(recipient, subject, text)] of the sink's mails after the first
+    `start`, only those whose subject contains marker (all when None)."""
+    out = []
+    for rcpts, msg in sink.messages()[start:]:
+        subject = str(msg["subject"])
+        if marker is not None and marker not in subject:
+            continue
+        body = msg.get_body(preferencelist=("plain",))
+        text = body.get_content() if body else ""
+        for r in rcpts:
+            out.append((r, subject, text))
+    return out
+
+
+def reply_link(mails, address):
+    """The public reply link (/r/...) of the first of mails (sink_mails rows)
+    sent to address, as plain http (the test listener has no TLS)."""
+    for r, _s, text in mails:
+        if r == address:
+            m = re.search(r"(https?://[0-9.:]+/r/[A-Za-z0-9_-]+)", text)
+            if m:
+                return m.group(1).replace("https://", "http://", 1)
+    return None
+
+
 @contextlib.contextmanager
 def scratch_dir(prefix, mode=None, quiet=False, keep_env=False):
     """A fresh temporary directory (mkdtemp's 0700, or chmod to `mode` so that

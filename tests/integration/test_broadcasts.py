@@ -60,37 +60,14 @@ check = tap.check
 
 
 def http(url, data=None):
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    if data is not None:
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
+    return harness.form_request(url, data)[:2]
 
 
-def settle(anpid, sink, timeout=20):
-    def quiet():
-        before = len(sink.files())
-        time.sleep(0.7)
-        status, h = anpid.api.get("/healthz")
-        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
-    harness.wait_for(quiet, timeout, what="deliveries to settle")
+settle = harness.settle
 
 
 def mails(sink, marker, start=0):
-    """[(recipient, subject, text)] of the mails whose subject contains marker."""
-    out = []
-    for rcpts, msg in sink.messages()[start:]:
-        subject = str(msg["subject"])
-        if marker not in subject:
-            continue
-        body = msg.get_body(preferencelist=("plain",))
-        text = body.get_content() if body else ""
-        for r in rcpts:
-            out.append((r, subject, text))
-    return out
+    return harness.sink_mails(sink, marker, start)
 
 
 def reply_link(sink, marker, address):

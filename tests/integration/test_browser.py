@@ -244,15 +244,8 @@ def links(sink, address, kind):
 
 def http(url, data=None):
     """(status, body, headers as a list of (name, value)) without a browser."""
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    if data is not None:
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode(), r.headers.items()
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.read().decode(errors="replace"), e.headers.items()
+    s, text, headers = harness.form_request(url, data)
+    return s, text, headers.items()
 
 
 def header(items, name):
@@ -268,12 +261,7 @@ def incident(api):
 
 def settle(anpid, sink, timeout=15):
     """Wait until nothing is queued and the sink's count is stable."""
-    def quiet():
-        before = len(sink.files())
-        time.sleep(0.5)
-        _s, h = anpid.api.get("/healthz")
-        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
-    harness.wait_for(quiet, timeout, what="deliveries to settle")
+    harness.settle(anpid, sink, timeout, quiet_s=0.5)
 
 
 def png_size(data):

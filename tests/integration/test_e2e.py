@@ -128,14 +128,8 @@ def links(sink, address, kind):
 
 
 def http(url, data=None):
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    if data is not None:
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace"), dict(e.headers)
+    s, text, headers = harness.form_request(url, data)
+    return s, text, dict(headers)
 
 
 def incidents(api):
@@ -146,12 +140,7 @@ def incidents(api):
 
 def settle(anpid, sink, timeout=15):
     """Wait until nothing is queued and the sink's count is stable."""
-    def quiet():
-        before = len(sink.files())
-        time.sleep(0.7)
-        status, h = anpid.api.get("/healthz")
-        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
-    harness.wait_for(quiet, timeout, what="deliveries to settle")
+    harness.settle(anpid, sink, timeout)
 
 
 def phase_shipped_pack(tmp):

@@ -96,12 +96,7 @@ def escalation_mails(sink):
 
 
 def settle(anpid, sink, timeout=30):
-    def quiet():
-        before = len(sink.files())
-        time.sleep(0.7)
-        _s, h = anpid.api.get("/healthz")
-        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
-    harness.wait_for(quiet, timeout, what="deliveries to settle")
+    harness.settle(anpid, sink, timeout)
 
 
 def new_token(pg, login, role, person, groups, disabled=False):

@@ -10,7 +10,6 @@ names, example.jp).  Prints TAP."""
 
 import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -77,43 +76,18 @@ check = tap.check
 
 
 def http(url, data=None):
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    if data is not None:
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
+    return harness.form_request(url, data)[:2]
 
 
-def settle(anpid, sink, timeout=20):
-    def quiet():
-        before = len(sink.files())
-        time.sleep(0.7)
-        _s, h = anpid.api.get("/healthz")
-        return h.get("deliveries_in_flight", 1) == 0 and len(sink.files()) == before
-    harness.wait_for(quiet, timeout, what="deliveries to settle")
+settle = harness.settle
 
 
 def new_mails(sink, start):
     """[(recipient, subject, text)] of the mails after the first `start`."""
-    out = []
-    for rcpts, msg in sink.messages()[start:]:
-        body = msg.get_body(preferencelist=("plain",))
-        text = body.get_content() if body else ""
-        for r in rcpts:
-            out.append((r, str(msg["subject"]), text))
-    return out
+    return harness.sink_mails(sink, None, start)
 
 
-def reply_link(mails, address):
-    for r, _s, text in mails:
-        if r == address:
-            m = re.search(r"(https?://[0-9.:]+/r/[A-Za-z0-9_-]+)", text)
-            if m:
-                return m.group(1).replace("https://", "http://", 1)
-    return None
+reply_link = harness.reply_link
 
 
 def answer(mails, person):
