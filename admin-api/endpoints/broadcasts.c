@@ -760,7 +760,6 @@ resent_cb(void *arg, const PGresult *res, const char *err)
     json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
     const char *result = json_string_value(json_object_get(j, "result"));
     if (result && strcmp(result, "resent") == 0) {
-        anpi_tally_invalidate(c->id);
         json_object_del(j, "result");
         anpi_dispatch_kick(c->e);
         anpi_http_respond_json(c->req, 202, j);

@@ -36,9 +36,9 @@
  *     nothing about authentication is decided here;
  *   - hr (HR broadcasts only, no groups) keeps the plain SQL path.
  *
- * Staleness: an answer stored by this process (reply page, mail reply) or
- * a resend drops the broadcast's entry at once, so one node shows its own
- * answers immediately; answers stored by another node show within
+ * Staleness: an answer stored by this process (reply page, mail reply)
+ * drops the broadcast's entry at once, so one node shows its own answers
+ * immediately (a resend changes no count: deliveries are not in it); answers stored by another node show within
  * TALLY_CACHE_MS (TALLY_STALE_MS while the database is slow).  A tally
  * still being counted when its entry is dropped answers only the requests
  * that came before, never later ones.  During a burst of answers (the
@@ -737,11 +737,13 @@ scope_load(struct anpi_engine *e, struct scope *s)
 static void
 scope_want(struct waiter *w)
 {
+    /* first: it reads pending notifications, which may forget entries */
+    bool notified = api_changes_notified(w->e);
     uint64_t now = now_ms();
     struct scope *s = scope_find(w->acc);
     if (s && s->have) {
         uint64_t age = now - s->fetched_ms;
-        if (age < SCOPE_REFRESH_MS || (age < SCOPE_STALE_MS && api_changes_notified(w->e))) {
+        if (age < SCOPE_REFRESH_MS || (age < SCOPE_STALE_MS && notified)) {
             s->used_ms = now;
             if (age >= SCOPE_REFRESH_MS && !s->loading)
                 scope_load(w->e, s);

@@ -37,7 +37,7 @@ typedef void (*anpi_tally_cb)(void *arg, unsigned status, const char *text, size
 bool anpi_tally_fetch(struct anpi_engine *e, const struct api_who *who, long long bid, anpi_tally_cb cb,
                       void *arg);
 
-/* This process stored an answer to (or resent) broadcast bid: drop its
+/* This process stored an answer to broadcast bid: drop its
  * cached tally so the next request counts again (a load under way when
  * this is called is not kept for later requests either).  During a burst
  * of answers (another one within TALLY_REFRESH_MS) the count is not
