@@ -205,6 +205,13 @@ retry_cb(uv_timer_t *t)
     conn_connect(t->data);
 }
 
+/* The wait after a failed connection: 250 ms, doubling up to 10 s. */
+static unsigned
+next_backoff(unsigned ms)
+{
+    return ms ? (ms >= 5000 ? 10000 : ms * 2) : 250;
+}
+
 static void
 conn_broken(struct anpi_db_conn *c, const char *why)
 {
@@ -239,38 +246,59 @@ conn_broken(struct anpi_db_conn *c, const char *why)
     c->own_tail = NULL;
     if (c->db->closing)
         return;
-    c->backoff_ms = c->backoff_ms ? (c->backoff_ms >= 5000 ? 10000 : c->backoff_ms * 2) : 250;
+    c->backoff_ms = next_backoff(c->backoff_ms);
     uv_timer_start(&c->retry, retry_cb, c->backoff_ms, 0);
+}
+
+/* One step of PQconnectPoll on pg (a pool connection's or a listener's),
+ * its socket then watched for what libpq waits for.  1: connected, not
+ * watched; 0: waiting; ANPI_ERROR: broken, why set (valid until pg is
+ * finished). */
+static int
+connect_poll(struct anpi_db *db, PGconn *pg, uv_poll_t **slot, void *owner, uv_poll_cb cb, const char **why)
+{
+    /* libpq may swap the socket during PQconnectPoll (see the top) */
+    poll_close(slot);
+    int events;
+    switch (PQconnectPoll(pg)) {
+    case PGRES_POLLING_OK:
+        return 1;
+    case PGRES_POLLING_READING:
+        events = UV_READABLE;
+        break;
+    case PGRES_POLLING_WRITING:
+        events = UV_WRITABLE;
+        break;
+    default:
+        *why = PQerrorMessage(pg);
+        return ANPI_ERROR;
+    }
+    if (poll_open(db, pg, slot, owner, events, cb) != ANPI_OK) {
+        *why = "cannot watch the database socket";
+        return ANPI_ERROR;
+    }
+    return 0;
 }
 
 static void
 connect_step(struct anpi_db_conn *c)
 {
-    poll_close(&c->poll);
-    PostgresPollingStatusType st = PQconnectPoll(c->pg);
-    int rc = ANPI_OK;
-    switch (st) {
-    case PGRES_POLLING_OK:
-        PQsetnonblocking(c->pg, 1);
-        c->state = C_IDLE;
-        c->backoff_ms = 0;
-        anpi_debug(ANPI_LG_DB, "connection %d ready", c->index);
-        rc = poll_open(c->db, c->pg, &c->poll, c, UV_READABLE, conn_io);
-        if (rc == ANPI_OK)
-            conn_dispatch(c->db);
-        break;
-    case PGRES_POLLING_READING:
-        rc = poll_open(c->db, c->pg, &c->poll, c, UV_READABLE, conn_io);
-        break;
-    case PGRES_POLLING_WRITING:
-        rc = poll_open(c->db, c->pg, &c->poll, c, UV_WRITABLE, conn_io);
-        break;
-    default:
-        conn_broken(c, PQerrorMessage(c->pg));
+    const char *why = NULL;
+    int rc = connect_poll(c->db, c->pg, &c->poll, c, conn_io, &why);
+    if (rc < 0) {
+        conn_broken(c, why);
         return;
     }
-    if (rc != ANPI_OK)
+    if (rc == 0)
+        return;
+    PQsetnonblocking(c->pg, 1);
+    c->state = C_IDLE;
+    c->backoff_ms = 0;
+    anpi_debug(ANPI_LG_DB, "connection %d ready", c->index);
+    if (poll_open(c->db, c->pg, &c->poll, c, UV_READABLE, conn_io) != ANPI_OK)
         conn_broken(c, "cannot watch the database socket");
+    else
+        conn_dispatch(c->db);
 }
 
 static void
@@ -639,7 +667,7 @@ listen_broken(struct listener *l, const char *why)
     if (l->db->closing)
         return;
     l->cb(NULL, l->arg);
-    l->backoff_ms = l->backoff_ms ? (l->backoff_ms >= 5000 ? 10000 : l->backoff_ms * 2) : 250;
+    l->backoff_ms = next_backoff(l->backoff_ms);
     uv_timer_start(&l->retry, listen_retry_cb, l->backoff_ms, 0);
 }
 
@@ -674,25 +702,12 @@ listen_start(struct listener *l)
 static void
 listen_step(struct listener *l)
 {
-    /* libpq may swap the socket during PQconnectPoll (see the top) */
-    poll_close(&l->poll);
-    int rc = ANPI_OK;
-    switch (PQconnectPoll(l->pg)) {
-    case PGRES_POLLING_OK:
+    const char *why = NULL;
+    int rc = connect_poll(l->db, l->pg, &l->poll, l, listen_io, &why);
+    if (rc < 0)
+        listen_broken(l, why);
+    else if (rc == 1)
         listen_start(l);
-        return;
-    case PGRES_POLLING_READING:
-        rc = poll_open(l->db, l->pg, &l->poll, l, UV_READABLE, listen_io);
-        break;
-    case PGRES_POLLING_WRITING:
-        rc = poll_open(l->db, l->pg, &l->poll, l, UV_WRITABLE, listen_io);
-        break;
-    default:
-        listen_broken(l, PQerrorMessage(l->pg));
-        return;
-    }
-    if (rc != ANPI_OK)
-        listen_broken(l, "cannot watch the database socket");
 }
 
 static void
@@ -779,9 +794,13 @@ pool_notified(struct anpi_db_conn *c)
 {
     PGnotify *n;
     while (c->pg && (n = PQnotifies(c->pg)) != NULL) {
-        for (struct listener *l = c->db->listeners; l; l = l->next)
-            if (l->state == L_READY && strcmp(l->channel, n->relname) == 0)
-                l->cb(n->extra, l->arg);
+        /* only this session's own changes: the others' reach the listener's
+         * connection, and handling them here too would handle each one once
+         * per pool connection */
+        if (n->be_pid == PQbackendPID(c->pg))
+            for (struct listener *l = c->db->listeners; l; l = l->next)
+                if (l->state == L_READY && strcmp(l->channel, n->relname) == 0)
+                    l->cb(n->extra, l->arg);
         PQfreemem(n);
     }
 }
