@@ -85,11 +85,11 @@ const struct api_who *api_who(const struct anpi_http_req *req);
 const char *api_actor(const struct anpi_http_req *req);
 const char *api_role_name(enum api_role r);
 int api_role_parse(const char *s, enum api_role *out);
-const char *api_perm_name(enum api_perm p);
 bool api_role_may(enum api_role r, enum api_perm p);
-void api_sha256_hex(const char *s, char out[65]);
 /* True while this process hears the database's notifications of credential
- * and group changes (gate.c): caches may then rely on being told. */
+ * and group changes (gate.c): caches may then rely on being told.  It first
+ * handles the notifications already received, which may forget cached
+ * entries: call it before looking an entry up, not while holding one. */
 bool api_changes_notified(struct anpi_engine *e);
 
 /* Every scoped data query goes through here: the caller's account id is

@@ -279,6 +279,10 @@ h_logout(struct anpi_http_req *req, void *ctx)
 
 /* --- home ------------------------------------------------------------------ */
 
+/* The home page is an API_SELF route, which the gate lets through with an
+ * initial password still to change (so that the change form can be
+ * reached): send such a session to the form.  The other pages never get
+ * here in that state: the gate redirects or refuses them. */
 static bool
 must_change_first(struct anpi_http_req *req)
 {
@@ -356,8 +360,7 @@ static void
 tally_call_free(struct tally_call *tc)
 {
     json_decref(tc->groups);
-    free(tc->c.notice);
-    free(tc);
+    api_call_free(&tc->c);   /* frees tc: c is its first member */
 }
 
 static void
@@ -450,8 +453,6 @@ static void
 h_tally(struct anpi_http_req *req, void *ctx)
 {
     struct anpi_engine *e = ctx;
-    if (must_change_first(req))
-        return;
     long long id = api_id(anpi_http_param(req, "id"));
     if (id <= 0) {
         respond_message(req, 404, "見つかりません", "配信番号が正しくありません。 (malformed broadcast id)");
@@ -806,8 +807,6 @@ compose_new(struct anpi_engine *e, struct anpi_http_req *req)
 static void
 h_compose_get(struct anpi_http_req *req, void *ctx)
 {
-    if (must_change_first(req))
-        return;
     struct compose_call *cc = compose_new(ctx, req);
     /* The usual safety question, ready to send or to change. */
     cc->page.q_text[0] = "ご自身の状況を教えてください";
@@ -913,8 +912,6 @@ composed_cb(void *arg, const PGresult *res, const char *err)
 static void
 h_compose_post(struct anpi_http_req *req, void *ctx)
 {
-    if (must_change_first(req))
-        return;
     struct compose_call *cc = compose_new(ctx, req);
     size_t len = 0;
     const char *body = anpi_http_body(req, &len);

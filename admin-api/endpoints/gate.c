@@ -56,8 +56,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "admin-api/body.h"
 #include "admin-api/console_html.h"
 #include "admin-api/endpoints/tallycache.h"
@@ -127,12 +125,6 @@ api_role_parse(const char *s, enum api_role *out)
             return ANPI_OK;
         }
     return ANPI_EPARSE;
-}
-
-const char *
-api_perm_name(enum api_perm p)
-{
-    return (unsigned)p < API_PERM_COUNT ? PERMS[p].name : "?";
 }
 
 bool
@@ -514,16 +506,6 @@ principal_cb(void *arg, const PGresult *res, const char *err)
     bool session = g->session;
     free(g);
     pass(rt, req, w, session);
-}
-
-void
-api_sha256_hex(const char *s, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 static void ask(struct gate_route *rt, struct anpi_http_req *req, const char *hash, bool session, bool cacheable);

@@ -58,7 +58,7 @@ struct signin {
     /* the account, when there is one */
     bool found, disabled;
     char *hash, *secret;
-    int64_t last_step, step, changed_at;
+    int64_t last_step, changed_at;
     const char *reason;            /* NULL = success */
     struct api_signin_result r;
 };
@@ -93,13 +93,12 @@ finish(struct signin *s)
 
 /* Answer at once, before any query (malformed input). */
 static void
-refuse_now(struct anpi_engine *e, unsigned status, const char *msg, api_signin_cb cb, void *arg)
+refuse_now(unsigned status, const char *msg, api_signin_cb cb, void *arg)
 {
     struct api_signin_result r;
     memset(&r, 0, sizeof(r));
     r.status = status;
     snprintf(r.msg, sizeof(r.msg), "%s", msg);
-    (void)e;
     cb(&r, arg);
 }
 
@@ -242,7 +241,6 @@ verified_cb(int rc, void *data)
         fail(s, "bad_totp", 401, MSG_BAD);
         return;
     }
-    s->step = step;
     char id[24], st[24];
     snprintf(id, sizeof(id), "%lld", s->r.account);
     snprintf(st, sizeof(st), "%lld", (long long)step);
@@ -312,19 +310,19 @@ start(struct anpi_engine *e, const char *login, const char *password, const char
 {
     char why[256];
     if (!login || !*login || strlen(login) > LOGIN_MAX) {
-        refuse_now(e, 400, "\"login\" must be 1-64 characters", cb, arg);
+        refuse_now(400, "\"login\" must be 1-64 characters", cb, arg);
         return;
     }
     if (!password) {
-        refuse_now(e, 400, "\"password\" is missing", cb, arg);
+        refuse_now(400, "\"password\" is missing", cb, arg);
         return;
     }
     if (anpi_password_check_length(password, why, sizeof(why)) != ANPI_OK) {
-        refuse_now(e, 400, ANPI_PASSWORD_TOOLONG_MSG, cb, arg);
+        refuse_now(400, ANPI_PASSWORD_TOOLONG_MSG, cb, arg);
         return;
     }
     if (totp && strlen(totp) > ANPI_TOTP_CODE_MAX) {
-        refuse_now(e, 400, "\"totp\" must be the 6-digit code of the authenticator app", cb, arg);
+        refuse_now(400, "\"totp\" must be the 6-digit code of the authenticator app", cb, arg);
         return;
     }
     struct signin *s = anpi_xcalloc(1, sizeof(*s));
