@@ -207,6 +207,23 @@ find_hdr(struct hdr *h, const char *name)
     return NULL;
 }
 
+/* Set header name of r's response to value, replacing an earlier one. */
+static void
+put_hdr(struct anpi_http_req *r, const char *name, const char *value)
+{
+    struct hdr *h = find_hdr(r->hdrs, name);
+    if (h) {
+        free(h->value);
+        h->value = anpi_xstrdup(value);
+        return;
+    }
+    h = anpi_xmalloc(sizeof(*h));
+    h->name = anpi_xstrdup(name);
+    h->value = anpi_xstrdup(value);
+    h->next = r->hdrs;
+    r->hdrs = h;
+}
+
 void
 anpi_http_set_header(struct anpi_http_req *r, const char *name, const char *value)
 {
@@ -221,17 +238,7 @@ anpi_http_set_header(struct anpi_http_req *r, const char *name, const char *valu
                   r->pattern ? r->pattern : "(no route)");
         return;
     }
-    struct hdr *h = find_hdr(r->hdrs, name);
-    if (h) {
-        free(h->value);
-        h->value = anpi_xstrdup(value);
-        return;
-    }
-    h = anpi_xmalloc(sizeof(*h));
-    h->name = anpi_xstrdup(name);
-    h->value = anpi_xstrdup(value);
-    h->next = r->hdrs;
-    r->hdrs = h;
+    put_hdr(r, name, value);
 }
 
 void
@@ -249,17 +256,7 @@ anpi_http_set_cookie(struct anpi_http_req *r, const char *name, const char *valu
     char v[512];
     snprintf(v, sizeof(v), "%s=%s; Path=/; Max-Age=%lld; HttpOnly; Secure; SameSite=Strict", name, value,
              max_age_s < 0 ? 0 : max_age_s);
-    struct hdr *h = find_hdr(r->hdrs, "Set-Cookie");
-    if (h) {
-        free(h->value);
-        h->value = anpi_xstrdup(v);
-        return;
-    }
-    h = anpi_xmalloc(sizeof(*h));
-    h->name = anpi_xstrdup("Set-Cookie");
-    h->value = anpi_xstrdup(v);
-    h->next = r->hdrs;
-    r->hdrs = h;
+    put_hdr(r, "Set-Cookie", v);
 }
 
 void

@@ -71,13 +71,14 @@ reply_stored(void *arg, const PGresult *res, const char *err)
         c->m->codes[c->rcpt] = 451;
     } else {
         anpi_info(ANPI_LG_SMTP, "mail reply to %s: %s", c->msgid, PQgetvalue(res, 0, 0));
-        if (strstr(PQgetvalue(res, 0, 0), "\"recorded\"")) {
+        json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        const char *result = json_string_value(json_object_get(j, "result"));
+        if (result && strcmp(result, "recorded") == 0) {
             c->m->e->m.answers++;
             /* this node's tallies show the answer at once */
-            json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
             anpi_tally_invalidate((long long)json_integer_value(json_object_get(j, "broadcast_id")));
-            json_decref(j);
         }
+        json_decref(j);
     }
     free(c->line);
     msg_step_done(c->m);
