@@ -9,7 +9,10 @@ interpreter, the one python3-aiosmtpd and python3-dkim import under).
     base_config(pg, sink)         a config dict on free ports for Anpid
     Anpid(build_dir, cfg, wd)     anpid started from a config dict
     Api(base, token)              JSON client for the admin API
-    wait_for(pred, timeout)       poll until pred() is truthy
+    wait_for(pred, timeout)       poll until pred() is truthy (eventually(): no raise)
+    form_request(url, data)       a reply page fetched or posted as a phone would
+    settle(anpid, sink)           wait until the mail has gone out
+    sink_mails(), reply_link()    the sink's mails, and the reply link in one
     Tap(), scratch_dir(prefix)    the tests' TAP output and main(), their temp dir
 
 Every blocking step has a timeout, so a hung component fails the test with a
@@ -54,6 +57,14 @@ class HarnessError(RuntimeError):
     pass
 
 
+# A change made behind anpid's back (with psql, or through another node) to
+# an account, a token, a session or the groups reaches anpid's caches by a
+# PostgreSQL notification, which takes milliseconds: a test waits this long
+# before it expects the change to show (changes made through anpid itself
+# show on the very next request).
+NOTIFY_WAIT = 0.3
+
+
 def eventually(pred, timeout, interval=0.05):
     """Call pred() until it returns a truthy value or `timeout` seconds pass;
     return its last value.  For checks (a timeout is a failed check, not an
@@ -69,15 +80,11 @@ def eventually(pred, timeout, interval=0.05):
 def wait_for(pred, timeout=10.0, interval=0.05, what=None):
     """Call pred() until it returns a truthy value and return that value.
     Raises HarnessError after `timeout` seconds (naming `what`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise HarnessError("timed out after %.1fs waiting for %s"
-                               % (timeout, what or getattr(pred, "__name__", "condition")))
-        time.sleep(interval)
+    value = eventually(pred, timeout, interval)
+    if not value:
+        raise HarnessError("timed out after %.1fs waiting for %s"
+                           % (timeout, what or getattr(pred, "__name__", "condition")))
+    return value
 
 
 def free_port(host="127.0.0.1"):
@@ -581,8 +588,6 @@ class Anpid:
         self.stop()
 
 
-# --- TAP: the scaffold the test_*.py scripts share -----------------------------
-
 # --- what a phone does with its mail: the reply page, and waiting for mail ----
 
 def form_request(url, data=None, timeout=10):
@@ -635,6 +640,8 @@ def reply_link(mails, address):
                 return m.group(1).replace("https://", "http://", 1)
     return None
 
+
+# --- TAP: the scaffold the test_*.py scripts share -----------------------------
 
 @contextlib.contextmanager
 def scratch_dir(prefix, mode=None, quiet=False, keep_env=False):
@@ -696,12 +703,12 @@ class Tap:
 
     def finish(self):
         """Print the plan (and the summary line); return the exit status,
-        1 if any check failed."""
+        1 if any check failed or none was made."""
         failed = self.results.count(False)
         print("1..%d" % len(self.results), flush=True)
         if self.summary:
             print("# %d passed, %d failed" % (len(self.results) - failed, failed), flush=True)
-        return 1 if failed else 0
+        return 1 if failed or not self.results else 0     # not a single check is a failure too
 
     def main(self, run, prefix, what="the test", mode=None, more=None, **dir_kw):
         """run(tmp) in scratch_dir(prefix, mode, **dir_kw), then finish()."""

@@ -692,10 +692,11 @@ def run(tmp):
               "tally cache: a group moved into / out of the admin's subtree shows / vanishes at once",
               (before_ids, moved_in, moved_out))
 
-        # authentication is not cached: a disabled group admin is refused
-        # while the tally it saw is still warm
+        # a group admin disabled behind anpid's back is refused as soon as
+        # the notification arrives, while the tally it saw is still warm
         s1, _j = ga2.get(path_t)
         pg.psql("UPDATE accounts SET disabled_at = now() WHERE login = 'ga-cache'")
+        time.sleep(harness.NOTIFY_WAIT)
         s2, j2 = ga2.get(path_t)
         check(s1 == 200 and s2 == 401, "tally cache: a disabled group admin gets 401 at once", (s1, s2, j2))
         s, j = hr.get(path_t)

@@ -22,8 +22,6 @@ import os
 import secrets
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -60,12 +58,7 @@ check = tap.check
 
 
 def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.read().decode(errors="replace")
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.read().decode(errors="replace")
+    return harness.form_request(url)[:2]
 
 
 class Refused(harness.Anpid):
@@ -84,15 +77,7 @@ class Refused(harness.Anpid):
 
 
 def escalation_mails(sink):
-    out = []
-    for rcpts, msg in sink.messages():
-        subject = str(msg["subject"])
-        if MARK not in subject:
-            continue
-        body = msg.get_body(preferencelist=("plain",))
-        for r in rcpts:
-            out.append((r, subject, body.get_content() if body else ""))
-    return out
+    return harness.sink_mails(sink, MARK)
 
 
 def settle(anpid, sink, timeout=30):
