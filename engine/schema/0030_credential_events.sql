@@ -36,8 +36,11 @@ BEGIN
           FROM api_tokens t JOIN accounts a ON a.id = t.account_id
          WHERE t.hash = p_hash AND t.revoked_at IS NULL AND a.disabled_at IS NULL
            AND (t.expires_at IS NULL OR t.expires_at > now());
-        UPDATE api_tokens SET last_used_at = now()
-         WHERE hash = p_hash AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+        -- only a token that works is "used" (0014 stamped refused ones too)
+        IF FOUND THEN
+            UPDATE api_tokens SET last_used_at = now()
+             WHERE hash = p_hash AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+        END IF;
     ELSIF p_kind = 'session' THEN
         RETURN QUERY
         SELECT a.id, a.login, a.role, 31, a.must_change, a.password_changed_at, s.csrf, s.id,

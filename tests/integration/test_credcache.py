@@ -187,6 +187,11 @@ def run(tmp):
         pg.psql("INSERT INTO api_tokens (account_id, hash, scopes) VALUES (%s, '%s', 31)"
                 % (accounts["viewer3"], sha(t4)))
         check(get(a, "/api/v1/account", t4) == 200, "...inserted with psql: 200 at once (misses are not cached)")
+        t7 = new_secret()
+        pg.psql("INSERT INTO api_tokens (account_id, hash, scopes, revoked_at) VALUES (%s, '%s', 31, now())"
+                % (accounts["viewer3"], sha(t7)))
+        check(get(a, "/api/v1/account", t7) == 401 and last_used(t7) == "never",
+              "a revoked token is refused and not stamped as used", last_used(t7))
 
         # --- two nodes: a disable through node A is refused by node B at once
         t5 = token("viewer3", node=b)
