@@ -182,6 +182,12 @@ def attributes_and_cities(pg, api):
           and person(pg, "P7").split("|")[2] == "nana@example.jp;new7@example.jp",
           "a masked address next to a new one: the first is kept, the second replaced",
           (s, j, person(pg, "P7")))
+    # masks that differ only in the case of the domain (an export edited by
+    # hand) are the first and the second address there, not the first twice
+    s, j = post_csv(api, HEADER + "P7,試験 七郎,しけん しちろう,****@Example.jp;****@example.jp,13101;27,本省\n")
+    check(s == 200 and j.get("changed") == []
+          and person(pg, "P7").split("|")[2] == "nana@example.jp;new7@example.jp",
+          "two masks that differ only in the domain's case keep both addresses", (s, j, person(pg, "P7")))
     before = extras_snapshot(pg)
     s, j = post_csv(api, HEADER + "P5,試験 五郎,しけん ごろう,goro@example.jp,13,支社\n"
                     "P10,試験 十郎,,****@example.jp,13,\n")
