@@ -13,6 +13,7 @@ interpreter, the one python3-aiosmtpd and python3-dkim import under).
     form_request(url, data)       a reply page fetched or posted as a phone would
     settle(anpid, sink)           wait until the mail has gone out
     sink_mails(), reply_link()    the sink's mails, and the reply link in one
+    account_token(pg, login, role)  an account and a token written with psql
     Tap(), scratch_dir(prefix)    the tests' TAP output and main(), their temp dir
 
 Every blocking step has a timeout, so a hung component fails the test with a
@@ -21,9 +22,11 @@ stop themselves at interpreter exit, so a failing test leaves no daemons.
 """
 
 import atexit
+import base64
 import contextlib
 import email
 import email.policy
+import hashlib
 import json
 import os
 import pwd
@@ -586,6 +589,43 @@ class Anpid:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# --- accounts and tokens written behind anpid's back ------------------------------
+
+def new_secret():
+    """A credential in anpi's format: anpi_ + 43 base64url characters."""
+    return "anpi_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+
+
+def sha256_hex(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def _sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def token_for_account(pg, account_id, scopes=31):
+    """A bearer token acting as the account, written with psql (only its
+    SHA-256 is stored, as engine/auth/apitoken.h does)."""
+    token = new_secret()
+    pg.psql("INSERT INTO api_tokens (account_id, hash, scopes) VALUES (%s, '%s', %d)"
+            % (account_id, sha256_hex(token), scopes))
+    return token
+
+
+def account_token(pg, login, role, groups=(), person=None, disabled=False, scopes=31):
+    """An account (its password is never checked on this path), the groups it
+    administers and a bearer token acting as it, written with psql;
+    (account id, token)."""
+    aid = int(pg.psql("INSERT INTO accounts (login, role, person_id, password_hash, must_change, created_by,"
+                      " disabled_at) VALUES (%s, %s, %s, 'x', false, 'test', %s) RETURNING id"
+                      % (_sql_str(login), _sql_str(role), _sql_str(person) if person else "NULL",
+                         "now()" if disabled else "NULL")).split()[0])
+    for g in groups:
+        pg.psql("INSERT INTO account_groups (account_id, group_id) VALUES (%d, %d)" % (aid, int(g)))
+    return aid, token_for_account(pg, aid, scopes)
 
 
 # --- what a phone does with its mail: the reply page, and waiting for mail ----

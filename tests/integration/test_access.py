@@ -12,9 +12,7 @@ and a second read within the hour none; a read of no rows notes nothing.
 The warnings are logged without personal data, and the audit chain still
 verifies.  Prints TAP."""
 
-import base64
 import datetime
-import hashlib
 import json
 import os
 import sys
@@ -54,15 +52,7 @@ def office_hours(include_now):
     return {"start": hhmm(m + 180), "end": hhmm(m + 300)}
 
 
-def token_for(pg, login, role):
-    """An account and a bearer token acting as it, written with psql (the
-    token as engine/auth/apitoken.h makes them; only its SHA-256 stored)."""
-    acc = pg.psql("INSERT INTO accounts (login, role, password_hash, must_change, created_by)"
-                  " VALUES ('%s', '%s', 'x', false, 'test') RETURNING id" % (login, role)).split()[0]
-    token = "anpi_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
-    pg.psql("INSERT INTO api_tokens (account_id, hash, scopes) VALUES (%s, '%s', 31)"
-            % (acc, hashlib.sha256(token.encode()).hexdigest()))
-    return int(acc), token
+token_for = harness.account_token
 
 
 def entries(pg, action):

@@ -9,12 +9,9 @@ codes, checked against a computation of their own here.
 Real PostgreSQL 15, Postfix's smtp-sink and anpid as built.  Synthetic
 directory only (試験 names, example.jp).  Prints TAP."""
 
-import base64
-import hashlib
 import json
 import os
 import re
-import secrets
 import sys
 import time
 import urllib.error
@@ -91,17 +88,7 @@ def recipients_of(pg, bid):
 
 
 def token_for(pg, login, role, groups=(), scopes=0x1f):
-    """An account and an API token for it, written straight into the tables
-    (accounts.c issues them the same way: only the SHA-256 is stored)."""
-    pg.psql("INSERT INTO accounts (login, role, password_hash, must_change, created_by)"
-            " VALUES ('%s', '%s', '$argon2id$test', false, 'test')" % (login, role))
-    for g in groups:
-        pg.psql("INSERT INTO account_groups (account_id, group_id)"
-                " SELECT id, %d FROM accounts WHERE login = '%s'" % (int(g), login))
-    tok = "anpi_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    pg.psql("INSERT INTO api_tokens (account_id, hash, scopes) SELECT id, '%s', %d FROM accounts"
-            " WHERE login = '%s'" % (hashlib.sha256(tok.encode()).hexdigest(), scopes, login))
-    return tok
+    return harness.account_token(pg, login, role, groups, scopes=scopes)[1]
 
 
 def in_subtree(paths, roots, sub=True):

@@ -16,8 +16,6 @@ at once); killing the LISTEN connection (pg_terminate_backend) makes the
 node stop using its cache until it listens again, and a disable made while
 it reconnects is still refused.  Prints TAP."""
 
-import base64
-import hashlib
 import os
 import sys
 import time
@@ -36,13 +34,10 @@ tap = harness.Tap(summary=True)
 check = tap.check
 
 
-def new_secret():
-    """A credential in anpi's format (anpi_ + 43 base64url characters)."""
-    return "anpi_" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+new_secret = harness.new_secret
 
 
-def sha(s):
-    return hashlib.sha256(s.encode()).hexdigest()
+sha = harness.sha256_hex
 
 
 def run(tmp):

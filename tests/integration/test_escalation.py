@@ -16,10 +16,7 @@ outside a group admin's groups the endpoints answer 404.
 Real PostgreSQL 15, Postfix's smtp-sink and anpid as built.  Synthetic
 directory only (試験 names, example.jp).  Prints TAP."""
 
-import base64
-import hashlib
 import os
-import secrets
 import sys
 import time
 
@@ -85,18 +82,7 @@ def settle(anpid, sink, timeout=30):
 
 
 def new_token(pg, login, role, person, groups, disabled=False):
-    """An account (inserted directly: the accounts API is another module's)
-    with an API token; returns the token."""
-    aid = pg.psql("INSERT INTO accounts (login, role, person_id, password_hash, must_change, created_by, disabled_at)"
-                  " VALUES ('%s', '%s', %s, 'x', false, 'test', %s) RETURNING id"
-                  % (login, role, "'%s'" % person if person else "NULL", "now()" if disabled else "NULL"))
-    aid = aid.split("\n")[0]
-    for g in groups:
-        pg.psql("INSERT INTO account_groups (account_id, group_id) VALUES (%s, %s)" % (aid, g))
-    token = "anpi_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    pg.psql("INSERT INTO api_tokens (account_id, hash, scopes) VALUES (%s, '%s', 31)"
-            % (aid, hashlib.sha256(token.encode()).hexdigest()))
-    return token
+    return harness.account_token(pg, login, role, groups, person=person, disabled=disabled)[1]
 
 
 def allowlist(tmp, pg):

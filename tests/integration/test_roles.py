@@ -146,8 +146,7 @@ def totp(secret_b32, step):
     return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
-def new_api_token():
-    return "anpi_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+new_api_token = harness.new_secret
 
 
 def flatten_groups(nodes):
