@@ -191,7 +191,7 @@ test_form_errors(void **state)
     assert_int_equal(f.n, ANPI_FORM_MAX_FIELDS);
     char last[16];
     snprintf(last, sizeof(last), "f%d", ANPI_FORM_MAX_FIELDS - 1);
-    assert_non_null(anpi_form_get(&f, last));
+    assert_string_equal(anpi_form_get(&f, last), last + 1);   /* f1999=1999 */
     anpi_form_free(&f);
     o += (size_t)sprintf(buf + o, "&fx=x");
     assert_int_equal(anpi_form_parse(buf, o, &f, err, sizeof(err)), ANPI_ETOOBIG);
