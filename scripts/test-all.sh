@@ -75,4 +75,11 @@ fi
 
 echo "test-all: finished in $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed"
+# Name what failed last: CI shows only the tail of this output.
+if ((failed != 0)); then
+  for d in build build-asan build-fuzz; do
+    python3 "$src/scripts/meson-failures.py" "$prefix/$d"
+  done
+  echo "$passed passed, $failed failed"
+fi
 ((failed == 0))

@@ -62,10 +62,19 @@ class HarnessError(RuntimeError):
 
 # A change made behind anpid's back (with psql, or through another node) to
 # an account, a token, a session or the groups reaches anpid's caches by a
-# PostgreSQL notification, which takes milliseconds: a test waits this long
-# before it expects the change to show (changes made through anpid itself
-# show on the very next request).
-NOTIFY_WAIT = 0.3
+# PostgreSQL notification, which takes milliseconds (changes made through
+# anpid itself show on the very next request).  A test asks for the change
+# with after_notify(): repeatedly, for up to NOTIFY_TIMEOUT.  That is well
+# short of the caches' own refresh (5 s, of entries the test has just made),
+# so a change that shows within it came by the notification; and no fixed
+# sleep is bet on how fast a loaded machine delivers one.
+NOTIFY_TIMEOUT = 3.0
+
+
+def after_notify(pred):
+    """pred()'s value once it is truthy, or its last value after
+    NOTIFY_TIMEOUT: for a check that a notified change has shown."""
+    return eventually(pred, NOTIFY_TIMEOUT)
 
 
 def eventually(pred, timeout, interval=0.05):
@@ -88,6 +97,26 @@ def wait_for(pred, timeout=10.0, interval=0.05, what=None):
         raise HarnessError("timed out after %.1fs waiting for %s"
                            % (timeout, what or getattr(pred, "__name__", "condition")))
     return value
+
+
+def served_stale(read, change, tries):
+    """Evidence that read() is answered from a cache: read() (which warms
+    the cache), change(i) behind the server's back, read() again at once;
+    true when that second read still gives what the first gave, in one of
+    `tries` tries (change(i) must make a change of its own each time,
+    i = 0, 1, ...).  On a loaded machine the cache may expire between two
+    reads, so one try proves nothing; a server without the cache never
+    passes.  Returns (stale_seen, tries_made, [(before, after), ...]): no
+    timing is asserted, the caller waits for the change to show."""
+    seen = []
+    for i in range(tries):
+        before = read()
+        change(i)
+        after = read()
+        seen.append((before, after))
+        if after == before:
+            return True, i + 1, seen
+    return False, tries, seen
 
 
 def free_port(host="127.0.0.1"):

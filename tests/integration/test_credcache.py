@@ -7,8 +7,8 @@ anpi_principal() (which stamps api_tokens.last_used_at), and after
 CRED_REFRESH_MS it is asked again in the background while the cached entry
 answers (a revocation that was not notified is then noticed); a change made behind
 anpid's back with psql - an account disabled, a token revoked, a session
-revoked, a role changed - is refused (or seen) on the very next request
-after at most 0.3 s (the NOTIFY); a disable made through node A is refused
+revoked, a role changed - is refused (or seen) once the NOTIFY arrives,
+long before the refresh would notice it; a disable made through node A is refused
 by node B, which had the token cached; a session's absolute limit is
 checked on a cached session; the CSRF check still runs on a cached
 session; an unknown token is never cached (a token inserted with psql works
@@ -28,7 +28,7 @@ SRC = os.environ.get("ANPI_SOURCE_ROOT") or os.path.join(os.path.dirname(__file_
 BUILD = os.environ.get("ANPI_BUILD_ROOT") or os.path.join(SRC, "build")
 
 GOOD = "Kq7#mVw2-pLx9!"
-NOTIFY_WAIT = harness.NOTIFY_WAIT
+after_notify = harness.after_notify
 
 tap = harness.Tap(summary=True)
 check = tap.check
@@ -81,19 +81,30 @@ def run(tmp):
         # --- the cache is used.  anpi_principal() stamps api_tokens.last_used_at
         # when it is NULL (or a minute old), so a NULL that stays NULL means no
         # request reached it; the warm-up and 40 requests take well under 5 s.
-        t1 = token("duty1")
-
         def last_used(tok):
             return pg.psql("SELECT coalesce(last_used_at::text, 'never') FROM api_tokens WHERE hash = '%s'"
                            % sha(tok))
-        t0 = time.monotonic()
-        check(get(a, "/api/v1/account", t1) == 200, "duty1's token works on node A")
-        pg.psql("UPDATE api_tokens SET last_used_at = NULL WHERE hash = '%s'" % sha(t1))
-        codes = [get(a, "/api/v1/account", t1) for _ in range(40)]
-        took = time.monotonic() - t0
+
+        # The 40 requests must come within CRED_REFRESH_MS of the first, or
+        # the background refresh stamps the token legitimately: a try that
+        # took longer (a machine stalled for seconds) proves nothing either
+        # way and is made again with a new token.
+        for _try in range(3):
+            t1 = token("duty1")
+            t0 = time.monotonic()
+            first = get(a, "/api/v1/account", t1)
+            pg.psql("UPDATE api_tokens SET last_used_at = NULL WHERE hash = '%s'" % sha(t1))
+            codes = [get(a, "/api/v1/account", t1) for _ in range(40)]
+            took = time.monotonic() - t0
+            stamped = last_used(t1)
+            if took < 4.5:
+                break
+        check(first == 200, "duty1's token works on node A", first)
         check(all(c == 200 for c in codes), "40 more requests with the token: all 200", codes)
-        check(took < 4.5 and last_used(t1) == "never",
-              "...answered from the cache: anpi_principal() was not called (%.2f s)" % took, last_used(t1))
+        check(took < 4.5 and stamped == "never",
+              "...answered from the cache: anpi_principal() was not called" if took < 4.5 else
+              "...inconclusive: three tries of 41 requests each took longer than the cache's 5 s",
+              (took, stamped))
         time.sleep(max(0.0, 5.2 - (time.monotonic() - t0)))
         check(get(a, "/api/v1/account", t1) == 200 and harness.eventually(lambda: last_used(t1) != "never", 2),
               "after 5 s (CRED_REFRESH_MS) a request is answered from the cache and the database is asked "
@@ -119,16 +130,15 @@ def run(tmp):
         # --- disabled with psql: refused after the notify
         check(get(a, "/api/v1/account", t1) == 200, "duty1's token is cached on node A")
         pg.psql("UPDATE accounts SET disabled_at = now() WHERE login = 'duty1'")
-        time.sleep(NOTIFY_WAIT)
-        check(get(a, "/api/v1/account", t1) == 401, "account disabled with psql: the next request is 401")
+        check(after_notify(lambda: get(a, "/api/v1/account", t1) == 401),
+              "account disabled with psql: 401 once notified")
 
         # --- token revoked with psql
         t2 = token("duty2")
         check(get(a, "/api/v1/account", t2) == 200 and get(a, "/api/v1/account", t2) == 200,
               "duty2's token used twice (cached)")
         pg.psql("UPDATE api_tokens SET revoked_at = now() WHERE hash = '%s'" % sha(t2))
-        time.sleep(NOTIFY_WAIT)
-        check(get(a, "/api/v1/account", t2) == 401, "token revoked with psql: the next request is 401")
+        check(after_notify(lambda: get(a, "/api/v1/account", t2) == 401), "token revoked with psql: 401 once notified")
 
         # --- role changed with psql: the new role applies at once
         t3 = token("duty3")
@@ -136,9 +146,8 @@ def run(tmp):
         check(get(a, "/api/v1/travellers/check", t3, method="POST", body={}) != 403,
               "duty3 may use a duty-officer route")
         pg.psql("UPDATE accounts SET role = 'viewer' WHERE login = 'duty3'")
-        time.sleep(NOTIFY_WAIT)
-        check(get(a, "/api/v1/travellers/check", t3, method="POST", body={}) == 403,
-              "role changed to viewer with psql: the duty-officer route is 403 at once")
+        check(after_notify(lambda: get(a, "/api/v1/travellers/check", t3, method="POST", body={}) == 403),
+              "role changed to viewer with psql: the duty-officer route is 403 once notified")
 
         # --- sessions: revoked with psql; CSRF still checked on a cached session
         sess = new_secret()
@@ -152,8 +161,8 @@ def run(tmp):
                   headers={"X-CSRF-Token": "c" * 43}) not in (401, 403),
               "...with the session's X-CSRF-Token it reaches the handler")
         pg.psql("UPDATE sessions SET revoked_at = now() WHERE hash = '%s'" % sha(sess))
-        time.sleep(NOTIFY_WAIT)
-        check(get(a, "/api/v1/account", cookie=sess) == 401, "session revoked with psql: the next request is 401")
+        check(after_notify(lambda: get(a, "/api/v1/account", cookie=sess) == 401),
+              "session revoked with psql: 401 once notified")
 
         # --- a session 2 s before its absolute limit (12 h): cached, then refused on time
         sess2 = new_secret()
@@ -173,8 +182,8 @@ def run(tmp):
         check(get(a, "/api/v1/account", cookie=sess3) == 200, "a fresh session (cached)")
         pg.psql("UPDATE sessions SET created_at = now() - interval '13 hours', last_seen = now()"
                 " WHERE hash = '%s'" % sha(sess3))
-        time.sleep(NOTIFY_WAIT)
-        check(get(a, "/api/v1/account", cookie=sess3) == 401, "created_at moved back past the limit: 401")
+        check(after_notify(lambda: get(a, "/api/v1/account", cookie=sess3) == 401),
+              "created_at moved back past the limit: 401 once notified")
 
         # --- unknown is never cached: a token inserted with psql works at once
         t4 = new_secret()
@@ -197,9 +206,8 @@ def run(tmp):
         check(s == 200, "viewer3 disabled through node A", (s, j))
         check(get(a, "/api/v1/account", t4) == 401,
               "node A refuses it at once, without waiting (its own change is handled before the answer)")
-        time.sleep(NOTIFY_WAIT)
-        check(get(b, "/api/v1/account", t5) == 401 and get(b, "/api/v1/account", t4) == 401,
-              "node B refuses viewer3's tokens on the next request")
+        check(after_notify(lambda: get(b, "/api/v1/account", t5) == 401 and get(b, "/api/v1/account", t4) == 401),
+              "node B refuses viewer3's tokens once notified")
 
         # --- the LISTEN connection lost: no caching until it is back
         t6 = token("viewer2")
@@ -213,11 +221,11 @@ def run(tmp):
               "a disable made while node B is not listening is refused at once")
         check(harness.eventually(lambda: listening(2), 15), "both nodes LISTEN again (reconnect with backoff)")
         pg.psql("UPDATE accounts SET disabled_at = NULL WHERE login = 'viewer2'")
-        time.sleep(NOTIFY_WAIT)
-        check(get(b, "/api/v1/account", t6) == 200, "re-enabled: viewer2's token works again on node B")
+        check(after_notify(lambda: get(b, "/api/v1/account", t6) == 200),
+              "re-enabled: viewer2's token works again on node B")
         pg.psql("UPDATE accounts SET disabled_at = now() WHERE login = 'viewer2'")
-        time.sleep(NOTIFY_WAIT)
-        check(get(b, "/api/v1/account", t6) == 401, "after the reconnect notifications arrive again")
+        check(after_notify(lambda: get(b, "/api/v1/account", t6) == 401),
+              "after the reconnect notifications arrive again")
 
         ra, rb = a.stop(), b.stop()
         check(ra == 0 and rb == 0, "both nodes stop cleanly", "A %s, B %s\n%s\n%s"
