@@ -46,9 +46,12 @@ anpi_lockout_fail(struct anpi_lockout *s, int64_t now)
         s->failures++;
     s->last_failure = now;
     int64_t d = delay_for(s->failures);
-    /* A failure while still locked (the caller ignored check) does not
-     * shorten an existing lock. */
-    int64_t until = now + d;
+    /* now is whole seconds, rounded down: a lock that ended at now + d
+     * could last anything from d - 1 to d seconds of real time (a failure
+     * at 10.95 locked "1 s" until 11.00), so it ends a second later and
+     * lasts at least d.  A failure while still locked (the caller ignored
+     * check) does not shorten an existing lock. */
+    int64_t until = now + d + 1;
     if (d > 0 && until > s->locked_until)
         s->locked_until = until;
 }

@@ -7,8 +7,10 @@
  * three columns in PostgreSQL; anpi_lockout_format/_parse give a text form.
  *
  * Timeline: the first ANPI_LOCKOUT_FREE failures cost nothing; the 5th
- * failure makes the next try wait 1 s, the 6th 2 s, the 7th 4 s, ... up to
- * ANPI_LOCKOUT_MAX_DELAY_S (15 min).  A success resets the key; so does a
+ * failure makes the next try wait at least 1 s, the 6th 2 s, the 7th 4 s,
+ * ... up to ANPI_LOCKOUT_MAX_DELAY_S (15 min).  Times are whole seconds, so
+ * a wait of d seconds ends with the second after now + d (d to d + 1 s of
+ * real time, never less than d).  A success resets the key; so does a
  * quiet period of ANPI_LOCKOUT_FORGET_S without failures. */
 #ifndef ANPI_AUTH_LOCKOUT_H
 #define ANPI_AUTH_LOCKOUT_H

@@ -22,16 +22,19 @@ test_timeline(void **state)
         now += 1;
     }
     assert_int_equal(anpi_lockout_check(&s, now), 0);
-    /* the fifth starts the backoff at 1 s, then 2, 4, ... */
+    /* the fifth starts the backoff at 1 s, then 2, 4, ...: at least that
+     * long, so until the second after now + want (a failure at the end of
+     * second now must not be free again at the start of the next) */
     int64_t want = 1;
     for (int i = 5; i <= 20; i++) {
         assert_int_equal(anpi_lockout_check(&s, now), 0);
         anpi_lockout_fail(&s, now);
         assert_int_equal(s.failures, (uint32_t)i);
-        assert_int_equal(anpi_lockout_check(&s, now), want);
-        assert_int_equal(anpi_lockout_check(&s, now + want - 1), 1);
-        assert_int_equal(anpi_lockout_check(&s, now + want), 0);
-        now += want;
+        assert_int_equal(anpi_lockout_check(&s, now), want + 1 > 900 ? 900 : want + 1);
+        assert_int_equal(anpi_lockout_check(&s, now + want - 1), 2);
+        assert_int_equal(anpi_lockout_check(&s, now + want), 1);
+        assert_int_equal(anpi_lockout_check(&s, now + want + 1), 0);
+        now += want + 1;
         want = want * 2 > 900 ? 900 : want * 2;
     }
     /* capped at 15 minutes */
@@ -54,8 +57,8 @@ test_fail_while_locked(void **state)
     int64_t now = 1700000000;
     for (int i = 0; i < 10; i++)
         anpi_lockout_fail(&s, now);            /* hammering without waiting */
-    /* 10 failures: 2^5 = 32 s */
-    assert_int_equal(anpi_lockout_check(&s, now), 32);
+    /* 10 failures: 2^5 = 32 s (until the second after) */
+    assert_int_equal(anpi_lockout_check(&s, now), 33);
     /* a clock that jumped back never yields more than the cap */
     s.locked_until = now + 100000;
     assert_int_equal(anpi_lockout_check(&s, now), 900);
@@ -69,7 +72,7 @@ test_forget(void **state)
     int64_t now = 1700000000;
     for (int i = 0; i < 6; i++)
         anpi_lockout_fail(&s, now);
-    assert_int_equal(anpi_lockout_check(&s, now), 2);
+    assert_int_equal(anpi_lockout_check(&s, now), 3);
     now += ANPI_LOCKOUT_FORGET_S;
     assert_int_equal(anpi_lockout_check(&s, now), 0);
     anpi_lockout_fail(&s, now);                /* starts over at one */
