@@ -51,6 +51,9 @@ usage(FILE *f)
           "  login LOGIN [--scopes S] [--label L]  sign in (password and TOTP code read from the\n"
           "                                terminal, or two lines on stdin) and print a new API\n"
           "                                token: export ANPI_TOKEN=... for the next commands\n"
+          "  passwd                        change your password (current, then the new one twice,\n"
+          "                                from the terminal or three lines on stdin); a token\n"
+          "                                taken with an initial password may do only this\n"
           "  whoami                        the account behind the token\n"
           "  accounts                      console accounts (system admins)\n"
           "  disable LOGIN                 disable an account: its sessions and tokens end at once\n"
@@ -467,6 +470,40 @@ login(const struct ctl *c, const char *user, const char *scopes, const char *lab
     return rc;
 }
 
+/* anpictl passwd: change the token's own account's password (the only
+ * thing a token taken with an initial password may do).  The new one is
+ * typed twice; a mismatch sends nothing. */
+static int
+passwd(const struct ctl *c)
+{
+    char cur[1100], pw[1100], again[1100];
+    int rc = 2;
+    if (!read_secret("current password: ", cur, sizeof(cur)) ||
+        !read_secret("new password: ", pw, sizeof(pw)) || !read_secret("new password again: ", again, sizeof(again))) {
+        fprintf(stderr, "anpictl: passwd: expected the current password and the new one twice\n");
+        goto out;
+    }
+    if (strcmp(pw, again) != 0) {
+        fprintf(stderr, "anpictl: passwd: the two new passwords differ; nothing was changed\n");
+        goto out;
+    }
+    json_t *j = json_pack("{s:s, s:s}", "password", cur, "new_password", pw);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body) {
+        fprintf(stderr, "anpictl: passwd: a password is not valid UTF-8\n");
+        goto out;
+    }
+    rc = request(c, "POST", "/api/v1/account/password", "application/json", body, strlen(body));
+    OPENSSL_cleanse(body, strlen(body));
+    free(body);
+out:
+    OPENSSL_cleanse(cur, sizeof(cur));
+    OPENSSL_cleanse(pw, sizeof(pw));
+    OPENSSL_cleanse(again, sizeof(again));
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -614,6 +651,8 @@ main(int argc, char **argv)
         rc = request(&c, "GET", "/healthz", NULL, NULL, 0);
     } else if (strcmp(cmd, "login") == 0 && arg) {
         rc = login(&c, arg, scopes, label);
+    } else if (strcmp(cmd, "passwd") == 0 && !arg) {
+        rc = passwd(&c);
     } else if (strcmp(cmd, "whoami") == 0) {
         rc = request(&c, "GET", "/api/v1/account", NULL, NULL, 0);
     } else if (strcmp(cmd, "accounts") == 0) {

@@ -311,9 +311,12 @@ admit(struct gate_route *rt, struct anpi_http_req *req, struct api_who *w)
         free(w);
         return;
     }
-    /* A console session signed in with an initial password may only change
-     * it.  API tokens are not held to this (see docs/admin.md). */
-    if (w->via == 's' && w->must_change && rt->perm != API_SELF) {
+    /* An account still on the initial password an admin set may only
+     * change it (and read or revoke its own credentials), by session or by
+     * token alike: a token taken with that password must not outlive the
+     * forced change.  Accounts made for automation are created with
+     * "must_change": false (docs/admin.md). */
+    if (w->must_change && rt->perm != API_SELF) {
         if (is_console(rt) && is_safe_method(anpi_http_method(req))) {
             anpi_console_redirect(req, "/console/password");
             free(w);

@@ -458,7 +458,7 @@ class Scale:
         for k, groups in enumerate(assign):
             login = "gadmin%04d" % (k + 1)
             pw = "Sb-%s-%dQ" % ("".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(14)), k)
-            self.accs.append({"login": login, "password": pw, "role": "group-admin",
+            self.accs.append({"login": login, "password": pw, "role": "group-admin", "must_change": False,
                               "groups": [self.gid[self.d.paths[g]] for g in groups],
                               "group_idx": groups})
         s, j = api.post("/api/v1/accounts", body={k: v for k, v in self.accs[0].items() if k != "group_idx"})

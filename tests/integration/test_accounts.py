@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import struct
+import subprocess
 import sys
 import time
 
@@ -130,7 +131,8 @@ def run(tmp):
 
         # --- create one account of each role
         s, sa = admin("POST", "/api/v1/accounts", {"login": "sa.tanaka", "password": GOOD,
-                                                    "role": "system-admin", "groups": []})
+                                                    "role": "system-admin", "groups": [],
+                                                    "must_change": False})
         check(s == 201 and sa.get("role") == "system-admin" and len(sa.get("totp_secret", "")) == 32
               and sa.get("totp_uri", "").startswith("otpauth://totp/anpi:sa.tanaka?")
               and "issuer=anpi" in sa.get("totp_uri", ""),
@@ -379,6 +381,13 @@ def run(tmp):
         s, j, _ = issue("viewer1", GOOD2, src=cl.fresh_source())
         v_tok = j.get("token", "") if isinstance(j, dict) else ""
         check(s == 201 and j.get("password_change_required") is True, "the new one does, change required", (s, j))
+        s, j, _ = cl.request("GET", "/api/v1/groups", token=v_tok)
+        check(s == 403 and "change the initial password first" in j.get("error", ""),
+              "a token taken with an initial password may not read yet (403, the forced change first)", (s, j))
+        s1, j1, _ = cl.request("GET", "/api/v1/account", token=v_tok)
+        s2, j2, _ = cl.request("GET", "/api/v1/tokens", token=v_tok)
+        check(s1 == 200 and j1.get("must_change") is True and s2 == 200,
+              "…but may read its own account and tokens", (s1, j1, s2, j2))
         s, j, _ = cl.request("POST", "/api/v1/account/password", {"password": GOOD2, "new_password": GOOD},
                              token=v_tok)
         check(s == 400, "own change back to a recent password -> 400", (s, j))
@@ -391,6 +400,8 @@ def run(tmp):
         s, j, _ = cl.request("POST", "/api/v1/account/password", {"password": GOOD2, "new_password": GOOD3},
                              token=v_tok)
         check(s == 200 and j.get("must_change") is False, "own change accepted", (s, j))
+        s, j, _ = cl.request("GET", "/api/v1/groups", token=v_tok)
+        check(s == 200 and "groups" in j, "…and the same token reads at once", (s, j))
         s, j, _ = issue("viewer1", GOOD3, src=cl.fresh_source())
         check(s == 201 and j.get("password_change_required") is False, "signed in with it, no change required",
               (s, j))
@@ -412,6 +423,33 @@ def run(tmp):
         check(s == 201, "signed in with the new second factor", (s, j))
         s, j = admin("POST", "/api/v1/account/password", {"password": "x", "new_password": GOOD})
         check(s == 400, "the bootstrap token has no password to change", (s, j))
+
+        # --- anpictl: login, then passwd, the one thing an initial password allows
+        s, j = admin("POST", "/api/v1/accounts", {"login": "ctl.viewer", "password": GOOD, "role": "viewer"})
+        check(s == 201 and j.get("must_change") is True, "ctl.viewer created with an initial password", (s, j))
+
+        def ctl(stdin, *args, token=None):
+            argv = [os.path.join(BUILD, "anpictl"), "--url", anpid.admin_url] + (["--token", token] if token else [])
+            p = subprocess.run(argv + list(args), input=stdin.encode(), capture_output=True, timeout=30)
+            return p.returncode, p.stdout.decode(), p.stderr.decode()
+        rc, out, err = ctl(GOOD + "\n\n", "login", "ctl.viewer", "--label", "cli")
+        ctl_tok = json.loads(out).get("token", "") if rc == 0 else ""
+        check(rc == 0 and ctl_tok.startswith("anpi_") and json.loads(out).get("password_change_required") is True,
+              "anpictl login (password and an empty code on stdin) prints a token, change required", (rc, out, err))
+        rc, out, err = ctl("", "incidents", token=ctl_tok)
+        check(rc == 1 and "change the initial password first" in err, "anpictl incidents with it: refused", (rc, err))
+        rc, out, err = ctl(GOOD + "\n" + GOOD3 + "\n" + GOOD2 + "\n", "passwd", token=ctl_tok)
+        check(rc == 2 and "differ" in err and ctl("", "incidents", token=ctl_tok)[0] == 1,
+              "anpictl passwd with two different new passwords sends nothing", (rc, err))
+        rc, out, err = ctl("wrong-Password-3\n" + GOOD3 + "\n" + GOOD3 + "\n", "passwd", token=ctl_tok)
+        check(rc == 1 and ctl("", "incidents", token=ctl_tok)[0] == 1,
+              "anpictl passwd with a wrong current password: refused, still locked to the change", (rc, err))
+        rc, out, err = ctl(GOOD + "\n" + GOOD3 + "\n" + GOOD3 + "\n", "passwd", token=ctl_tok)
+        check(rc == 0 and json.loads(out).get("must_change") is False, "anpictl passwd changes it", (rc, out, err))
+        rc, out, err = ctl("", "incidents", token=ctl_tok)
+        rc2, out2, _ = ctl("", "whoami", token=ctl_tok)
+        check(rc == 0 and "incidents" in json.loads(out) and rc2 == 0 and json.loads(out2).get("must_change") is False,
+              "…then the same token reads, and whoami shows no change required", (rc, out, err, out2))
 
         # --- the route table lists these routes
         s, j = admin("GET", "/api/v1/routes")

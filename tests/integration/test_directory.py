@@ -83,7 +83,7 @@ def group_admin(api, login, password, groups):
     """A group-admin account for groups, through the accounts API, and a
     bearer token acting as it (POST /api/v1/tokens)."""
     s, j = api.post("/api/v1/accounts", body={"login": login, "password": password, "role": "group-admin",
-                                              "groups": groups})
+                                              "groups": groups, "must_change": False})
     if s not in (200, 201):
         raise harness.HarnessError("POST /api/v1/accounts: %s %s" % (s, j))
     s, j = harness.Api(api.base).post("/api/v1/tokens", body={"login": login, "password": password})
