@@ -4,6 +4,7 @@
  * seeded with the last hash, closing from the callback. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -236,7 +237,9 @@ check_failure(void **state, const char *path, const char *want)
     anpi_docpoll_poll_now(fx->p);
     anpi_docpoll_poll_now(healthy.p);
     assert_true(run_until(&fx->loop, round_done, &healthy, 5000));
-    double healthy_ms = (double)(uv_hrtime() - t0) / 1e6;
+    /* the healthy round ended while the hanging one still waited for its
+     * 1 s timeout: an order, not a bet on the clock of a loaded machine */
+    bool healthy_first = !round_done(fx);
     assert_true(run_until(&fx->loop, round_done, fx, 20000));
     double ms = (double)(uv_hrtime() - t0) / 1e6;
     ticker_stop(&tk);
@@ -255,7 +258,7 @@ check_failure(void **state, const char *path, const char *want)
     assert_int_equal(healthy.ndocs, 1);
     assert_int_equal(anpi_docpoll_stats(healthy.p)->errors, 0);
     if (strcmp(path, "/hang") == 0)
-        assert_true(healthy_ms < 900);
+        assert_true(healthy_first);
     anpi_docpoll_close(healthy.p, on_closed, &healthy);
     uv_run(&fx->loop, UV_RUN_DEFAULT);
     assert_int_equal(healthy.closed, 1);

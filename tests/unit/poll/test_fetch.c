@@ -217,7 +217,10 @@ test_timeout_keeps_loop_responsive(void **state)
     assert_int_equal(g.status, 0);
     assert_string_equal(g.error, "timeout after 1s");
     assert_int_equal(g.code, ANPI_ETIMEDOUT);
-    assert_true(ms >= 900 && ms < 3000);
+    /* not before the timeout; that the timeout (and not /hang's late 200
+     * after 5 s) ended it is in the status and message above, not in a
+     * clock bet on a loaded machine */
+    assert_true(ms >= 900);
     /* a 10 ms timer kept firing while the request hung */
     assert_true(tk.ticks >= 50);
     got_free(&g);
