@@ -39,6 +39,12 @@ def main():
         print("  last %d lines of its output:" % TAIL)
         for l in out[-TAIL:]:
             print("  | " + l[:300])
+        # meson keeps stderr apart: sanitizer reports, cmocka's messages
+        err = (t.get("stderr") or "").splitlines()
+        if err:
+            print("  last %d lines of its stderr:" % TAIL)
+            for l in err[-TAIL:]:
+                print("  ! " + l[:300])
 
 if __name__ == "__main__":
     main()

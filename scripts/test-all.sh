@@ -22,6 +22,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_erro
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 passed=0 failed=0
+ran=()   # the build directories whose tests ran in this invocation
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 
@@ -30,6 +31,7 @@ trap 'rm -rf "$logdir"' EXIT
 run_meson() {
   local label=$1; shift
   local log=$logdir/$label.log
+  ran+=("$label")
   echo "=== test-all: meson test $* ==="
   meson test "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
@@ -77,7 +79,9 @@ echo "test-all: finished in $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed"
 # Name what failed last: CI shows only the tail of this output.
 if ((failed != 0)); then
-  for d in build build-asan build-fuzz; do
+  # only logs written by this run: a directory whose build failed keeps
+  # an older run's log
+  for d in "${ran[@]}"; do
     python3 "$src/scripts/meson-failures.py" "$prefix/$d"
   done
   echo "$passed passed, $failed failed"

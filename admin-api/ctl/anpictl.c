@@ -5,6 +5,7 @@
  * The URL and token come from the options, else ANPI_URL / ANPI_TOKEN, else
  * the daemon's config file (listen.admin and api.token). */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,7 +415,9 @@ audit_export(const struct ctl *c, long long from)
 }
 
 /* One line from the terminal without echo (or from stdin when it is not a
- * terminal, for scripts).  The newline is stripped; false on EOF. */
+ * terminal, for scripts).  The newline is stripped; false on EOF, and on a
+ * line that does not fit in out (said on stderr: its rest would otherwise
+ * be taken for the next answer). */
 static bool
 read_secret(const char *prompt, char *out, size_t len)
 {
@@ -432,6 +435,14 @@ read_secret(const char *prompt, char *out, size_t len)
         }
     }
     bool ok = fgets(out, (int)len, stdin) != NULL;
+    if (ok && !strchr(out, '\n') && !feof(stdin)) {
+        int ch;
+        while ((ch = getchar()) != EOF && ch != '\n')
+            ;
+        OPENSSL_cleanse(out, len);
+        fprintf(stderr, "anpictl: an answer longer than %zu bytes was refused\n", len - 2);
+        ok = false;
+    }
     if (tty) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
         fputc('\n', stderr);
@@ -441,32 +452,56 @@ read_secret(const char *prompt, char *out, size_t len)
     return ok;
 }
 
+/* The body of a request that carries secrets: j (consumed) written into
+ * buf, which the caller wipes, so that no growing heap buffer leaves copies
+ * behind, and the strings j holds wiped before it is freed.  Returns the
+ * length, or 0 when j is NULL (a value was not valid UTF-8) or the text
+ * does not fit. */
+static size_t
+secret_body(json_t *j, char *buf, size_t len)
+{
+    if (!j)
+        return 0;
+    size_t n = json_dumpb(j, buf, len, JSON_COMPACT);
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+        if (json_is_string(v))
+            OPENSSL_cleanse((char *)(uintptr_t)json_string_value(v), json_string_length(v));
+    json_decref(j);
+    return n <= len ? n : 0;
+}
+
+#define SECRET_LINE 1100          /* the sign-in refuses passwords longer than 1,024 bytes */
+#define SECRET_BODY (16 * 1024)   /* three answers, each escaped at most sixfold */
+
 /* anpictl login: POST /api/v1/tokens with what the person types. */
 static int
 login(const struct ctl *c, const char *user, const char *scopes, const char *label)
 {
-    char pw[1100], code[32] = "";
+    char pw[SECRET_LINE], code[32] = "", body[SECRET_BODY];
+    int rc = 2;
     if (!read_secret("password: ", pw, sizeof(pw))) {
         fprintf(stderr, "anpictl: login: no password given\n");
-        return 2;
+        goto out;
     }
-    read_secret("TOTP code (empty if none): ", code, sizeof(code));
-    json_t *j = json_pack("{s:s, s:s}", "login", user, "password", pw);
-    if (code[0])
+    if (!read_secret("TOTP code (empty if none): ", code, sizeof(code)))
+        code[0] = '\0';
+    json_t *j = json_pack("{s:s, s:s, s:s}", "login", user, "password", pw, "label", label ? label : "anpictl");
+    if (j && code[0])
         json_object_set_new(j, "totp", json_string(code));
-    if (scopes)
+    if (j && scopes)
         json_object_set_new(j, "scopes", json_string(scopes));
-    json_object_set_new(j, "label", json_string(label ? label : "anpictl"));
-    char *body = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    OPENSSL_cleanse(pw, sizeof(pw));
-    if (!body) {
-        fprintf(stderr, "anpictl: login: the password is not valid UTF-8\n");
-        return 2;
+    size_t n = secret_body(j, body, sizeof(body));
+    if (n == 0) {
+        fprintf(stderr, "anpictl: login: the login or the password is not valid UTF-8, or too long\n");
+        goto out;
     }
-    int rc = request(c, "POST", "/api/v1/tokens", "application/json", body, strlen(body));
-    OPENSSL_cleanse(body, strlen(body));
-    free(body);
+    rc = request(c, "POST", "/api/v1/tokens", "application/json", body, n);
+out:
+    OPENSSL_cleanse(pw, sizeof(pw));
+    OPENSSL_cleanse(code, sizeof(code));
+    OPENSSL_cleanse(body, sizeof(body));
     return rc;
 }
 
@@ -476,7 +511,7 @@ login(const struct ctl *c, const char *user, const char *scopes, const char *lab
 static int
 passwd(const struct ctl *c)
 {
-    char cur[1100], pw[1100], again[1100];
+    char cur[SECRET_LINE], pw[SECRET_LINE], again[SECRET_LINE], body[SECRET_BODY];
     int rc = 2;
     if (!read_secret("current password: ", cur, sizeof(cur)) ||
         !read_secret("new password: ", pw, sizeof(pw)) || !read_secret("new password again: ", again, sizeof(again))) {
@@ -487,20 +522,17 @@ passwd(const struct ctl *c)
         fprintf(stderr, "anpictl: passwd: the two new passwords differ; nothing was changed\n");
         goto out;
     }
-    json_t *j = json_pack("{s:s, s:s}", "password", cur, "new_password", pw);
-    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!body) {
+    size_t n = secret_body(json_pack("{s:s, s:s}", "password", cur, "new_password", pw), body, sizeof(body));
+    if (n == 0) {
         fprintf(stderr, "anpictl: passwd: a password is not valid UTF-8\n");
         goto out;
     }
-    rc = request(c, "POST", "/api/v1/account/password", "application/json", body, strlen(body));
-    OPENSSL_cleanse(body, strlen(body));
-    free(body);
+    rc = request(c, "POST", "/api/v1/account/password", "application/json", body, n);
 out:
     OPENSSL_cleanse(cur, sizeof(cur));
     OPENSSL_cleanse(pw, sizeof(pw));
     OPENSSL_cleanse(again, sizeof(again));
+    OPENSSL_cleanse(body, sizeof(body));
     return rc;
 }
 

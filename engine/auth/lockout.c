@@ -22,8 +22,10 @@ anpi_lockout_check(const struct anpi_lockout *s, int64_t now)
         return 0;
     if (now - s->last_failure >= ANPI_LOCKOUT_FORGET_S)
         return 0;
+    /* the longest lock ends a second after now + MAX (see fail); more than
+     * that only after the clock went backwards */
     int64_t wait = s->locked_until - now;
-    return wait > ANPI_LOCKOUT_MAX_DELAY_S ? ANPI_LOCKOUT_MAX_DELAY_S : wait;
+    return wait > ANPI_LOCKOUT_MAX_DELAY_S + 1 ? ANPI_LOCKOUT_MAX_DELAY_S + 1 : wait;
 }
 
 static int64_t

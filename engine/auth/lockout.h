@@ -34,7 +34,8 @@ struct anpi_lockout {
 #define ANPI_LOCKOUT_INIT { 0, 0, 0 }
 
 /* 0 if an attempt is allowed at now, else the seconds to wait (>= 1, at
- * most ANPI_LOCKOUT_MAX_DELAY_S even if the clock went backwards). */
+ * most ANPI_LOCKOUT_MAX_DELAY_S + 1 even if the clock went backwards):
+ * an attempt made after that many seconds is allowed (Retry-After). */
 int64_t anpi_lockout_check(const struct anpi_lockout *s, int64_t now);
 
 /* Record a failed attempt at now. */

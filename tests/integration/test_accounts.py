@@ -441,6 +441,10 @@ def run(tmp):
         rc, out, err = ctl(GOOD + "\n" + GOOD3 + "\n" + GOOD2 + "\n", "passwd", token=ctl_tok)
         check(rc == 2 and "differ" in err and ctl("", "incidents", token=ctl_tok)[0] == 1,
               "anpictl passwd with two different new passwords sends nothing", (rc, err))
+        rc, out, err = ctl(GOOD + "\n" + "x" * 2000 + "\n" + "x" * 2000 + "\n", "passwd", token=ctl_tok)
+        check(rc == 2 and "longer than 1098 bytes" in err and "differ" not in err,
+              "anpictl passwd refuses an answer longer than its buffer (its rest is not the next answer)",
+              (rc, err))
         rc, out, err = ctl("wrong-Password-3\n" + GOOD3 + "\n" + GOOD3 + "\n", "passwd", token=ctl_tok)
         check(rc == 1 and ctl("", "incidents", token=ctl_tok)[0] == 1,
               "anpictl passwd with a wrong current password: refused, still locked to the change", (rc, err))

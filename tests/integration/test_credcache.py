@@ -101,10 +101,11 @@ def run(tmp):
                 break
         check(first == 200, "duty1's token works on node A", first)
         check(all(c == 200 for c in codes), "40 more requests with the token: all 200", codes)
-        check(took < 4.5 and stamped == "never",
-              "...answered from the cache: anpi_principal() was not called" if took < 4.5 else
-              "...inconclusive: three tries of 41 requests each took longer than the cache's 5 s",
-              (took, stamped))
+        if took < 4.5:
+            check(stamped == "never", "...answered from the cache: anpi_principal() was not called", stamped)
+        else:
+            tap.skip("...answered from the cache", "three tries of 41 requests each took %.1f s or more, "
+                     "longer than the cache's 5 s" % took)
         time.sleep(max(0.0, 5.2 - (time.monotonic() - t0)))
         check(get(a, "/api/v1/account", t1) == 200 and harness.eventually(lambda: last_used(t1) != "never", 2),
               "after 5 s (CRED_REFRESH_MS) a request is answered from the cache and the database is asked "
@@ -164,15 +165,28 @@ def run(tmp):
         check(after_notify(lambda: get(a, "/api/v1/account", cookie=sess) == 401),
               "session revoked with psql: 401 once notified")
 
-        # --- a session 2 s before its absolute limit (12 h): cached, then refused on time
-        sess2 = new_secret()
-        pg.psql("INSERT INTO sessions (account_id, hash, csrf, created_at) VALUES (%s, '%s', 'x',"
-                " now() - interval '12 hours' + interval '2 seconds')" % (accounts["viewer2"], sha(sess2)))
-        check(get(a, "/api/v1/account", cookie=sess2) == 200 and get(a, "/api/v1/account", cookie=sess2) == 200,
-              "a session near its absolute limit works (cached)")
-        time.sleep(2.5)
-        check(get(a, "/api/v1/account", cookie=sess2) == 401,
-              "...and is 401 once the limit passed, within the cache's 5 s")
+        # --- a session 3 s before its absolute limit (12 h): cached, then
+        # refused once the limit passed, before the cache's 5 s refresh could
+        # notice it: the cached entry keeps the deadline.  The two requests
+        # must come before the limit; a try slower than that (a stalled
+        # machine) proves nothing and is made again with a new session.
+        for _try in range(3):
+            sess2 = new_secret()
+            pg.psql("INSERT INTO sessions (account_id, hash, csrf, created_at) VALUES (%s, '%s', 'x',"
+                    " now() - interval '12 hours' + interval '3 seconds')" % (accounts["viewer2"], sha(sess2)))
+            t0 = time.monotonic()
+            near = [get(a, "/api/v1/account", cookie=sess2) for _ in range(2)]
+            took = time.monotonic() - t0
+            if took < 2.5:
+                break
+        if took < 2.5:
+            check(near == [200, 200], "a session near its absolute limit works (cached)", near)
+            time.sleep(3.3 - took)
+            check(get(a, "/api/v1/account", cookie=sess2) == 401,
+                  "...and is 401 once the limit passed, within the cache's 5 s")
+        else:
+            tap.skip("a cached session is refused at its absolute limit",
+                     "two requests took %.1f s or more in three tries" % took)
 
         # --- a session's times moved back by hand (how tests simulate time):
         # the cached deadlines are dropped, the database decides
