@@ -54,10 +54,6 @@ Steps and what is measured:
               captured with auto_explain (EXPLAIN ANALYZE of every nested
               statement over --explain-ms) for one group admin and printed.
 
-When an endpoint is missing (404/405 on the route), the step says so and
-the run goes on: without accounts, wrk uses the bootstrap token (an
-unscoped tally: every group) and the figures are labelled that way.
-
 Exit status: 0 when the run completed (goals met or not), 1 on errors (a
 component failed, a count did not match, a timeout)."""
 
@@ -253,12 +249,6 @@ def timed(fn, *a, **kw):
     t0 = time.perf_counter()
     r = fn(*a, **kw)
     return r, time.perf_counter() - t0
-
-
-def route_missing(status):
-    """A 404/405 on POST to a route that should exist: the endpoint is not
-    built yet (these POSTs name no object that could be missing)."""
-    return status in (404, 405)
 
 
 def sink_files(sink):
@@ -462,11 +452,6 @@ class Scale:
                               "groups": [self.gid[self.d.paths[g]] for g in groups],
                               "group_idx": groups})
         s, j = api.post("/api/v1/accounts", body={k: v for k, v in self.accs[0].items() if k != "group_idx"})
-        if route_missing(s):
-            self.note("POST /api/v1/accounts is not available (HTTP %s: %s): no group-admin accounts; "
-                      "the tally load uses the bootstrap token" % (s, str(j)[:200]))
-            self.tokens = []
-            return
         if s not in (200, 201):
             raise BenchError("POST /api/v1/accounts: HTTP %s %s" % (s, str(j)[:400]))
 
@@ -542,16 +527,8 @@ class Scale:
         api = harness.Api(self.anpid.admin_url, TOKEN, timeout=60)
         body = {"audience": aud}
         s, j = api.post("/api/v1/broadcasts/preview", body=body)
-        if s == 400:
-            s2, j2 = api.post("/api/v1/broadcasts/preview", body=aud)
-            if s2 == 200:
-                body, s, j = aud, s2, j2
         self.fig["audience"] = {"regions": aud["regions"], "groups": [self.d.paths[g] for g in groups],
                                 "expected": expect, "expected_or": union}
-        if route_missing(s):
-            self.note("POST /api/v1/broadcasts/preview is not available (HTTP %s: %s): no audience figure"
-                      % (s, str(j)[:200]))
-            return
         if s != 200 or not isinstance(j, dict):
             raise BenchError("preview: HTTP %s %s" % (s, str(j)[:400]))
         got = j.get("recipients")
