@@ -452,34 +452,41 @@ read_secret(const char *prompt, char *out, size_t len)
     return ok;
 }
 
-/* The body of a request that carries secrets: j (consumed) written into
- * buf, which the caller wipes, so that no growing heap buffer leaves copies
- * behind, and the strings j holds wiped before it is freed.  Returns the
- * length, or 0 when j is NULL (a value was not valid UTF-8) or the text
- * does not fit. */
-static size_t
-secret_body(json_t *j, char *buf, size_t len)
-{
-    if (!j)
-        return 0;
-    size_t n = json_dumpb(j, buf, len, JSON_COMPACT);
-    const char *key;
-    json_t *v;
-    json_object_foreach(j, key, v)
-        if (json_is_string(v))
-            OPENSSL_cleanse((char *)(uintptr_t)json_string_value(v), json_string_length(v));
-    json_decref(j);
-    return n <= len ? n : 0;
-}
-
 #define SECRET_LINE 1100          /* the sign-in refuses passwords longer than 1,024 bytes */
 #define SECRET_BODY (16 * 1024)   /* three answers, each escaped at most sixfold */
+
+/* POST j (consumed), which carries secrets, to path.  The body is written
+ * into a stack buffer that is wiped afterwards, so that no growing heap
+ * buffer leaves copies behind, and the strings j holds are wiped before it
+ * is freed.  j NULL (a value was not valid UTF-8) or a body too long: bad
+ * is said on stderr and nothing is sent (2). */
+static int
+post_secret(const struct ctl *c, const char *path, json_t *j, const char *bad)
+{
+    char body[SECRET_BODY];
+    size_t n = j ? json_dumpb(j, body, sizeof(body), JSON_COMPACT) : 0;
+    if (j) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+            if (json_is_string(v))
+                OPENSSL_cleanse((char *)(uintptr_t)json_string_value(v), json_string_length(v));
+        json_decref(j);
+    }
+    int rc = 2;
+    if (n == 0 || n > sizeof(body))
+        fprintf(stderr, "anpictl: %s\n", bad);
+    else
+        rc = request(c, "POST", path, "application/json", body, n);
+    OPENSSL_cleanse(body, sizeof(body));
+    return rc;
+}
 
 /* anpictl login: POST /api/v1/tokens with what the person types. */
 static int
 login(const struct ctl *c, const char *user, const char *scopes, const char *label)
 {
-    char pw[SECRET_LINE], code[32] = "", body[SECRET_BODY];
+    char pw[SECRET_LINE], code[32] = "";
     int rc = 2;
     if (!read_secret("password: ", pw, sizeof(pw))) {
         fprintf(stderr, "anpictl: login: no password given\n");
@@ -492,16 +499,10 @@ login(const struct ctl *c, const char *user, const char *scopes, const char *lab
         json_object_set_new(j, "totp", json_string(code));
     if (j && scopes)
         json_object_set_new(j, "scopes", json_string(scopes));
-    size_t n = secret_body(j, body, sizeof(body));
-    if (n == 0) {
-        fprintf(stderr, "anpictl: login: the login or the password is not valid UTF-8, or too long\n");
-        goto out;
-    }
-    rc = request(c, "POST", "/api/v1/tokens", "application/json", body, n);
+    rc = post_secret(c, "/api/v1/tokens", j, "login: the login or the password is not valid UTF-8, or too long");
 out:
     OPENSSL_cleanse(pw, sizeof(pw));
     OPENSSL_cleanse(code, sizeof(code));
-    OPENSSL_cleanse(body, sizeof(body));
     return rc;
 }
 
@@ -511,7 +512,7 @@ out:
 static int
 passwd(const struct ctl *c)
 {
-    char cur[SECRET_LINE], pw[SECRET_LINE], again[SECRET_LINE], body[SECRET_BODY];
+    char cur[SECRET_LINE], pw[SECRET_LINE], again[SECRET_LINE];
     int rc = 2;
     if (!read_secret("current password: ", cur, sizeof(cur)) ||
         !read_secret("new password: ", pw, sizeof(pw)) || !read_secret("new password again: ", again, sizeof(again))) {
@@ -522,17 +523,13 @@ passwd(const struct ctl *c)
         fprintf(stderr, "anpictl: passwd: the two new passwords differ; nothing was changed\n");
         goto out;
     }
-    size_t n = secret_body(json_pack("{s:s, s:s}", "password", cur, "new_password", pw), body, sizeof(body));
-    if (n == 0) {
-        fprintf(stderr, "anpictl: passwd: a password is not valid UTF-8\n");
-        goto out;
-    }
-    rc = request(c, "POST", "/api/v1/account/password", "application/json", body, n);
+    rc = post_secret(c, "/api/v1/account/password",
+                     json_pack("{s:s, s:s}", "password", cur, "new_password", pw),
+                     "passwd: a password is not valid UTF-8");
 out:
     OPENSSL_cleanse(cur, sizeof(cur));
     OPENSSL_cleanse(pw, sizeof(pw));
     OPENSSL_cleanse(again, sizeof(again));
-    OPENSSL_cleanse(body, sizeof(body));
     return rc;
 }
 
